@@ -1,0 +1,43 @@
+"""Domain events and the EventBridge patterns that route them: read by the CDK stack and the local bus alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EVENT_SOURCE = "cdp"
+BUS_NAME = "cdp"
+
+SEGMENT_MEMBERSHIP_CHANGED = "Segment Membership Changed"
+FILE_INGESTED = "File Ingested"
+PIPELINE_RUN_COMPLETED = "Pipeline Run Completed"
+PROFILE_ERASED = "Profile Erased"
+
+
+def channel_rule_name(channel: str) -> str:
+    return f"cdp-activation-{channel}"
+
+
+def channel_rule_pattern(channel: str) -> dict[str, Any]:
+    """Events a channel receives: membership changes that list it, never for hold-out members.
+
+    A hold-out member's event carries no channels anyway; matching ``holdout: false`` as well keeps a
+    misconfigured plan from ever contacting the control group.
+    """
+    return {
+        "source": [EVENT_SOURCE],
+        "detail-type": [SEGMENT_MEMBERSHIP_CHANGED],
+        "detail": {"channels": [channel], "holdout": [False]},
+    }
+
+
+def envelope(detail_type: str, detail: dict[str, Any], *, event_id: str, time: str) -> dict[str, Any]:
+    """An event as EventBridge delivers it to a target, so local outboxes and cloud queues carry one shape."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": EVENT_SOURCE,
+        "time": time,
+        "resources": [],
+        "detail": detail,
+    }

@@ -1,0 +1,285 @@
+"""Table schemas: the one definition used by the local catalog, the Glue tables of the CDK stack and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+DATABASE = "cdp"
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+ATTRIBUTES = pa.map_(pa.string(), pa.string())
+
+# Columns every ingested row carries, whatever its source: where it came from and how to find it again.
+_LINEAGE = [
+    pa.field("record_key", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("file_id", pa.string(), nullable=False),
+    pa.field("row_number", pa.int64(), nullable=False),
+    pa.field("content_hash", pa.string(), nullable=False),
+    pa.field("attributes", ATTRIBUTES),
+    pa.field("ingested_at", TIMESTAMP, nullable=False),
+]
+
+PERSON_FIELDS = [
+    pa.field("source_id", pa.string(), nullable=False),
+    pa.field("email", pa.string()),
+    pa.field("phone", pa.string()),
+    pa.field("first_name", pa.string()),
+    pa.field("last_name", pa.string()),
+    pa.field("birth_date", pa.date32()),
+    pa.field("street", pa.string()),
+    pa.field("postcode", pa.string()),
+    pa.field("city", pa.string()),
+    pa.field("country", pa.string()),
+    pa.field("email_opt_in", pa.bool_()),
+    pa.field("sms_opt_in", pa.bool_()),
+    pa.field("updated_at", TIMESTAMP),
+]
+
+REASON = pa.struct([("field", pa.string()), ("value", pa.string()), ("rule", pa.string())])
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    description: str
+    # Sources may land rows in this table (ingest targets) rather than only the pipeline.
+    ingest_target: bool = False
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            "files",
+            pa.schema(
+                [
+                    pa.field("file_id", pa.string(), nullable=False),
+                    pa.field("source", pa.string(), nullable=False),
+                    pa.field("uri", pa.string(), nullable=False),
+                    pa.field("content_hash", pa.string()),
+                    pa.field("status", pa.string(), nullable=False),
+                    pa.field("reason", pa.string()),
+                    pa.field("rows_in", pa.int64()),
+                    pa.field("rows_accepted", pa.int64()),
+                    pa.field("rows_quarantined", pa.int64()),
+                    pa.field("rows_warned", pa.int64()),
+                    pa.field("ingested_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "One row per landed file: its status (ingested or rejected) and row counts.",
+        ),
+        TableSpec(
+            "records",
+            pa.schema(_LINEAGE + PERSON_FIELDS),
+            "Person records from every identity-bearing source, normalised; one version per distinct content.",
+            ingest_target=True,
+        ),
+        TableSpec(
+            "quarantine",
+            pa.schema(
+                [
+                    pa.field("file_id", pa.string(), nullable=False),
+                    pa.field("source", pa.string(), nullable=False),
+                    pa.field("row_number", pa.int64(), nullable=False),
+                    pa.field("raw", pa.string()),
+                    pa.field("reasons", pa.list_(REASON)),
+                    pa.field("quarantined_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "Rows refused at ingestion, with their raw text and the reasons (field, value, rule).",
+        ),
+        TableSpec(
+            "identities",
+            pa.schema(
+                [
+                    pa.field("record_key", pa.string(), nullable=False),
+                    pa.field("source", pa.string(), nullable=False),
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("rule", pa.string(), nullable=False),
+                    pa.field("score", pa.float64()),
+                    pa.field("run_id", pa.string(), nullable=False),
+                    pa.field("linked_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "The identity graph: which profile each record belongs to, and the rule and score that linked it.",
+        ),
+        TableSpec(
+            "profiles",
+            pa.schema(
+                [pa.field("profile_id", pa.string(), nullable=False)]
+                + [f for f in PERSON_FIELDS if f.name not in ("source_id", "updated_at")]
+                + [
+                    pa.field("record_count", pa.int64()),
+                    pa.field("sources", pa.list_(pa.string())),
+                    pa.field("first_seen_at", TIMESTAMP),
+                    pa.field("updated_at", TIMESTAMP),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "The golden profile: one row per person, fields chosen by the survivorship rules.",
+        ),
+        TableSpec(
+            "orders",
+            pa.schema(
+                _LINEAGE
+                + [
+                    pa.field("order_id", pa.string(), nullable=False),
+                    pa.field("customer_id", pa.string()),
+                    pa.field("account_id", pa.string()),
+                    pa.field("email", pa.string()),
+                    pa.field("order_date", TIMESTAMP),
+                    pa.field("channel", pa.string()),
+                    pa.field("store_id", pa.string()),
+                    pa.field("amount", pa.float64()),
+                    pa.field("currency", pa.string()),
+                ]
+            ),
+            "Orders from every sales channel.",
+            ingest_target=True,
+        ),
+        TableSpec(
+            "order_lines",
+            pa.schema(
+                _LINEAGE
+                + [
+                    pa.field("order_id", pa.string(), nullable=False),
+                    pa.field("line_no", pa.int64(), nullable=False),
+                    pa.field("sku", pa.string()),
+                    pa.field("category", pa.string()),
+                    pa.field("quantity", pa.int64()),
+                    pa.field("unit_price", pa.float64()),
+                ]
+            ),
+            "Order lines: what was bought in each order.",
+            ingest_target=True,
+        ),
+        TableSpec(
+            "events",
+            pa.schema(
+                _LINEAGE
+                + [
+                    pa.field("event_id", pa.string(), nullable=False),
+                    pa.field("anonymous_id", pa.string()),
+                    pa.field("account_id", pa.string()),
+                    pa.field("event_type", pa.string()),
+                    pa.field("ts", TIMESTAMP),
+                    pa.field("url", pa.string()),
+                    pa.field("sku", pa.string()),
+                    pa.field("category", pa.string()),
+                    pa.field("search_terms", pa.string()),
+                ]
+            ),
+            "Web and app behaviour events.",
+            ingest_target=True,
+        ),
+        TableSpec(
+            "features",
+            pa.schema(
+                [
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("as_of", pa.date32(), nullable=False),
+                    pa.field("orders_count", pa.int64()),
+                    pa.field("revenue", pa.float64()),
+                    pa.field("avg_order_value", pa.float64()),
+                    pa.field("first_order_at", TIMESTAMP),
+                    pa.field("last_order_at", TIMESTAMP),
+                    pa.field("days_since_last_order", pa.int64()),
+                    pa.field("web_events_count", pa.int64()),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "Behavioural features per profile, as of the run date.",
+        ),
+        TableSpec(
+            "scores",
+            pa.schema(
+                [
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("score_id", pa.string(), nullable=False),
+                    pa.field("value", pa.float64()),
+                    pa.field("band", pa.string()),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "Scores per profile (RFM, churn risk, lifetime value...).",
+        ),
+        TableSpec(
+            "segment_memberships",
+            pa.schema(
+                [
+                    pa.field("segment_id", pa.string(), nullable=False),
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("change", pa.string(), nullable=False),
+                    pa.field("run_id", pa.string(), nullable=False),
+                    pa.field("changed_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "Segment entries and exits, one row per change: a profile is a member while its last change is 'entered'.",
+        ),
+        TableSpec(
+            "activations",
+            pa.schema(
+                [
+                    pa.field("event_id", pa.string(), nullable=False),
+                    pa.field("run_id", pa.string(), nullable=False),
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("segment_id", pa.string(), nullable=False),
+                    pa.field("change", pa.string(), nullable=False),
+                    pa.field("channels", pa.list_(pa.string())),
+                    pa.field("holdout", pa.bool_(), nullable=False),
+                    pa.field("occurred_at", TIMESTAMP, nullable=False),
+                    pa.field("detail", pa.string()),
+                ]
+            ),
+            "Every segment entry or exit emitted, with its channels and hold-out flag (the basis of uplift).",
+        ),
+        TableSpec(
+            "erasures",
+            pa.schema(
+                [
+                    pa.field("erasure_id", pa.string(), nullable=False),
+                    pa.field("profile_id", pa.string()),
+                    pa.field("subject_hash", pa.string()),
+                    pa.field("requested_at", TIMESTAMP, nullable=False),
+                    pa.field("completed_at", TIMESTAMP),
+                    pa.field("tables", pa.list_(pa.string())),
+                ]
+            ),
+            "GDPR erasure log: who was erased (as a hash) and from which tables.",
+        ),
+    ]
+}
+
+
+def empty_table(name: str) -> pa.Table:
+    return TABLES[name].schema.empty_table()
+
+
+def glue_type(data_type: pa.DataType) -> str:
+    """The Glue/Athena type name of an Arrow type, for the catalog's table declarations."""
+    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
+        return "string"
+    if pa.types.is_int64(data_type):
+        return "bigint"
+    if pa.types.is_int32(data_type):
+        return "int"
+    if pa.types.is_float64(data_type):
+        return "double"
+    if pa.types.is_boolean(data_type):
+        return "boolean"
+    if pa.types.is_date32(data_type):
+        return "date"
+    if pa.types.is_timestamp(data_type):
+        return "timestamp"
+    if pa.types.is_map(data_type):
+        return f"map<{glue_type(data_type.key_type)},{glue_type(data_type.item_type)}>"
+    if pa.types.is_list(data_type):
+        return f"array<{glue_type(data_type.value_type)}>"
+    if pa.types.is_struct(data_type):
+        members = ",".join(f"{f.name}:{glue_type(f.type)}" for f in data_type)
+        return f"struct<{members}>"
+    raise TypeError(f"no Glue type for Arrow type {data_type}")
