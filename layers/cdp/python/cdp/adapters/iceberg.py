@@ -1,0 +1,106 @@
+"""Tables as Apache Iceberg through pyiceberg: a SQLite catalog on a local folder, or AWS Glue on S3."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.table import Table
+
+from cdp.schemas import DATABASE, TABLES
+
+T = TypeVar("T")
+COMMIT_ATTEMPTS = 5
+
+
+def local_catalog(workdir: Path) -> Catalog:
+    workdir.mkdir(parents=True, exist_ok=True)
+    warehouse = (workdir / "warehouse").resolve()
+    warehouse.mkdir(exist_ok=True)
+    return load_catalog(
+        "cdp",
+        type="sql",
+        uri=f"sqlite:///{(workdir / 'catalog.db').resolve()}",
+        warehouse=warehouse.as_uri(),
+    )
+
+
+def glue_catalog(warehouse: str, **properties: Any) -> Catalog:
+    """Glue catalog; extra properties (``glue.endpoint``, ``s3.endpoint``...) point it at moto in tests."""
+    return load_catalog("cdp", type="glue", warehouse=warehouse, **properties)
+
+
+def catalog_from_environment() -> Catalog:
+    """The catalog a Lambda uses, from the variables the CDK stack sets."""
+    extra = {
+        key: os.environ[env]
+        for key, env in (("glue.endpoint", "CDP_GLUE_ENDPOINT"), ("s3.endpoint", "CDP_S3_ENDPOINT"))
+        if os.environ.get(env)
+    }
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        extra["client.region"] = os.environ["AWS_DEFAULT_REGION"]
+    return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
+
+
+class IcebergStore:
+    """The ``TableStore`` port over a pyiceberg catalog; tables are created on first use from ``TABLES``."""
+
+    def __init__(self, catalog: Catalog, database: str = DATABASE):
+        self.catalog = catalog
+        self.database = database
+        self._tables: dict[str, Table] = {}
+        try:
+            catalog.create_namespace(database)
+        except NamespaceAlreadyExistsError:
+            pass
+
+    def table(self, name: str) -> Table:
+        if name not in self._tables:
+            identifier = f"{self.database}.{name}"
+            try:
+                self._tables[name] = self.catalog.load_table(identifier)
+            except NoSuchTableError:
+                self._tables[name] = self.catalog.create_table_if_not_exists(identifier, schema=TABLES[name].schema)
+        return self._tables[name]
+
+    def _retrying(self, name: str, commit: Callable[[Table], T]) -> T:
+        # Another writer may commit first; Iceberg's optimistic concurrency then asks us to refresh and retry.
+        for attempt in range(COMMIT_ATTEMPTS):
+            table = self.table(name).refresh()
+            try:
+                return commit(table)
+            except CommitFailedException:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def read(self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None) -> pa.Table:
+        table = self.table(name).refresh()
+        scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",))
+        return scan.to_arrow()
+
+    def append(self, name: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
+            self._retrying(name, lambda table: table.append(rows))
+
+    def replace(self, name: str, rows: pa.Table) -> None:
+        rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
+        self._retrying(name, lambda table: table.overwrite(rows))
+
+    def delete(self, name: str, row_filter: str) -> None:
+        with warnings.catch_warnings():
+            # pyiceberg warns when nothing matched; for idempotent clean-ups that is the usual case.
+            warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+            self._retrying(name, lambda table: table.delete(row_filter))
+
+    def snapshot_count(self, name: str) -> int:
+        return len(self.table(name).refresh().metadata.snapshots)

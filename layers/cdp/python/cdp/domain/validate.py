@@ -1,0 +1,151 @@
+"""Apply a source contract to rows of text: type, normalise, and split accepted rows from quarantined ones."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from cdp.config import ColumnSpec, SourceSpec
+from cdp.domain import normalize
+from cdp.domain.readers import FileRejected, RawRows
+from cdp.schemas import TABLES
+
+
+@dataclass
+class Validated:
+    accepted: pa.Table  # rows in the target table's schema
+    quarantine: pa.Table  # rows in the quarantine table's schema
+    rows_in: int
+    rows_warned: int
+    unknown_columns: list[str]
+
+
+def _normalise(column: ColumnSpec, raw: pd.Series, spec: SourceSpec, today: datetime) -> normalize.Normalised:
+    match column.type:
+        case "email":
+            return normalize.email(raw)
+        case "phone":
+            return normalize.phone(raw, spec.default_region)
+        case "name":
+            return normalize.name(raw)
+        case "date":
+            return normalize.date(raw, column.formats, today)
+        case "datetime":
+            return normalize.timestamp(raw, column.formats)
+        case "boolean":
+            return normalize.boolean(raw)
+        case "integer":
+            return normalize.number(raw, integer=True)
+        case "number":
+            return normalize.number(raw)
+        case "country":
+            return normalize.country(raw)
+        case _:
+            return normalize.text(raw)
+
+
+def _reasons_column(problems: list[tuple[str, pd.Series, pd.Series, str]], length: int) -> list[list[dict]]:
+    reasons: list[list[dict]] = [[] for _ in range(length)]
+    for field, mask, raw, rule in problems:
+        for position in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
+            value = raw.iloc[position]
+            reasons[position].append({"field": field, "value": None if pd.isna(value) else str(value), "rule": rule})
+    return reasons
+
+
+def _row_hashes(frame: pd.DataFrame) -> pd.Series:
+    # A row's identity for idempotency: the same normalised content always hashes the same.
+    hashed = pd.util.hash_pandas_object(frame.astype("string").fillna("\x00"), index=False)
+    return hashed.map(lambda value: f"{value:016x}")
+
+
+def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now: datetime) -> Validated:
+    frame = rows.frame.rename(columns=lambda name: str(name).strip())
+    declared = list(spec.columns)
+    missing = [name for name, column in spec.columns.items() if column.required and name not in frame.columns]
+    if missing and (len(frame) or not rows.malformed):
+        found = ", ".join(map(str, frame.columns)) or "none"
+        raise FileRejected(
+            f"missing required column(s) {', '.join(missing)}; found columns: {found}. "
+            "Check the header line and the delimiter, or the source's contract in the config"
+        )
+    if len(frame) == 0 and rows.malformed and not len(frame.columns):
+        raise FileRejected("no row of the file could be read; check its format against the source's contract")
+    unknown = [name for name in frame.columns if name not in spec.columns]
+    n = len(frame)
+    table_schema = TABLES[spec.table].schema
+
+    normalised: dict[str, pd.Series] = {}
+    fatal = pd.Series(False, index=frame.index)
+    warned = pd.Series(False, index=frame.index)
+    problems: list[tuple[str, pd.Series, pd.Series, str]] = []
+    for name in declared:
+        column = spec.columns[name]
+        raw_text = frame[name] if name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+        raw = normalize.strip_nulls(raw_text)
+        result = _normalise(column, raw, spec, now)
+        if column.required:
+            absent = result.values.isna() & ~result.invalid
+            problems.append((name, absent, raw_text, "required"))
+            problems.append((name, result.invalid, raw_text, result.rule))
+            fatal |= absent | result.invalid
+        else:
+            warned |= result.invalid
+        normalised[spec.target(name)] = result.values
+
+    reasons = _reasons_column(problems, n)
+    quarantined = fatal.to_numpy()
+    raw_records = frame.to_dict(orient="records") if quarantined.any() or rows.malformed else []
+    quarantine_rows = [
+        {
+            "file_id": file_id,
+            "source": source,
+            "row_number": rows.row_numbers[i],
+            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in raw_records[i].items()}, ensure_ascii=False),
+            "reasons": reasons[i],
+            "quarantined_at": now,
+        }
+        for i in np.flatnonzero(quarantined)
+    ] + [
+        {
+            "file_id": file_id,
+            "source": source,
+            "row_number": bad.row_number,
+            "raw": bad.raw,
+            "reasons": [{"field": None, "value": None, "rule": f"unreadable_row: {bad.problem}"}],
+            "quarantined_at": now,
+        }
+        for bad in rows.malformed
+    ]
+    quarantine = pa.Table.from_pylist(quarantine_rows, schema=TABLES["quarantine"].schema)
+
+    keep = ~quarantined
+    accepted = pd.DataFrame({target: values[keep] for target, values in normalised.items()})
+    key_text = frame.loc[keep, list(spec.key)].astype("string").apply(lambda s: s.str.strip())
+    accepted["record_key"] = source + ":" + key_text.agg("|".join, axis=1) if len(accepted) else pd.Series(dtype="string")
+    accepted["content_hash"] = _row_hashes(accepted.drop(columns=["record_key"])) if len(accepted) else []
+    accepted["source"] = source
+    accepted["file_id"] = file_id
+    accepted["row_number"] = np.asarray(rows.row_numbers, dtype="int64")[keep]
+    accepted["ingested_at"] = now
+    if unknown:
+        extra = frame.loc[keep, unknown].apply(normalize.strip_nulls)
+        accepted["attributes"] = [
+            [(k, v) for k, v in zip(unknown, values, strict=True) if not pd.isna(v)]
+            for values in extra.itertuples(index=False, name=None)
+        ]
+    else:
+        accepted["attributes"] = [[] for _ in range(len(accepted))]
+    # Within one file the same row exported twice is one version.
+    accepted = accepted.drop_duplicates(subset=["record_key", "content_hash"], keep="last")
+    for missing_column in set(table_schema.names) - set(accepted.columns):
+        accepted[missing_column] = None
+    accepted_table = pa.Table.from_pandas(
+        accepted[table_schema.names], schema=table_schema, preserve_index=False
+    )
+    return Validated(accepted_table, quarantine, rows.rows_in, int((warned & ~fatal).sum()), unknown)

@@ -1,0 +1,26 @@
+"""What the pipeline needs from the outside world; adapters provide it locally and on AWS."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+class TableStore(Protocol):
+    """The platform's tables (Iceberg), by the names of ``cdp.schemas.TABLES``."""
+
+    def read(self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None) -> pa.Table: ...
+
+    def append(self, name: str, rows: pa.Table) -> None: ...
+
+    def replace(self, name: str, rows: pa.Table) -> None:
+        """Replace the table's whole content in one commit (snapshots keep the history)."""
+
+    def delete(self, name: str, row_filter: str) -> None: ...
+
+
+class EventBus(Protocol):
+    """Publishes domain events (EventBridge entries: Source, DetailType, Detail)."""
+
+    def publish(self, events: list[dict[str, Any]]) -> None: ...
