@@ -37,6 +37,9 @@ class SourceSpec(_Model):
     default_region: str = Field("FR", description="ISO country used to read phone numbers without a + prefix.")
     delimiter: str | None = Field(None, description="CSV delimiter; detected when omitted.")
     columns: dict[str, ColumnSpec]
+    links: dict[str, str] = Field(
+        {}, description="Columns holding the key of a person record of another source, e.g. customer_id: crm."
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -58,6 +61,9 @@ class SourceSpec(_Model):
         for key in self.key:
             if key not in self.columns:
                 raise ValueError(f"key column {key!r} is not declared under 'columns'")
+        for column in self.links:
+            if column not in self.columns:
+                raise ValueError(f"link column {column!r} is not declared under 'columns'")
         return self
 
     def target(self, column: str) -> str:
@@ -118,6 +124,12 @@ class Config(_Model):
         segment_ids = [segment.id for segment in self.segments]
         if len(set(segment_ids)) != len(segment_ids):
             raise ValueError("segment ids must be unique")
+        for name, source in self.sources.items():
+            for column, target in source.links.items():
+                if target not in self.sources or self.sources[target].table != "records":
+                    raise ValueError(
+                        f"sources.{name}.links.{column} names {target!r}; expected a source whose table is records"
+                    )
         for source in self.survivorship.source_priority:
             if source not in self.sources:
                 raise ValueError(f"survivorship.source_priority names {source!r}, which is not a declared source")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +48,14 @@ def catalog_from_environment() -> Catalog:
     if os.environ.get("AWS_DEFAULT_REGION"):
         extra["client.region"] = os.environ["AWS_DEFAULT_REGION"]
     return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
+
+
+@contextmanager
+def _quiet_empty_delete() -> Iterator[None]:
+    # pyiceberg warns when a delete matched nothing; for idempotent clean-ups that is the usual case.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        yield
 
 
 class IcebergStore:
@@ -94,12 +103,11 @@ class IcebergStore:
 
     def replace(self, name: str, rows: pa.Table) -> None:
         rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
-        self._retrying(name, lambda table: table.overwrite(rows))
+        with _quiet_empty_delete():
+            self._retrying(name, lambda table: table.overwrite(rows))
 
     def delete(self, name: str, row_filter: str) -> None:
-        with warnings.catch_warnings():
-            # pyiceberg warns when nothing matched; for idempotent clean-ups that is the usual case.
-            warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        with _quiet_empty_delete():
             self._retrying(name, lambda table: table.delete(row_filter))
 
     def snapshot_count(self, name: str) -> int:
