@@ -1,0 +1,49 @@
+"""Ingest Lambda: S3 object-created notifications arrive through SQS; each landed file is ingested once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.adapters import aws
+from cdp.events import FILE_INGESTED, envelope
+from cdp.ingestion import ingest_file
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="cdp")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def ingest_record(record: SQSRecord) -> None:
+    for landed in aws.landed_objects(json.loads(record.body)):
+        if landed.source is None:
+            logger.warning("object outside landing/<source>/ ignored", extra={"key": landed.key})
+            continue
+        outcome = ingest_file(aws.store(), aws.config(), landed.source, landed.read(), landed.uri, landed.fingerprint)
+        # Counts only: file names and row values may hold personal data and stay out of the logs.
+        logger.info("file processed", extra={"file_id": outcome.file_id, "source": outcome.source,
+                                              "status": outcome.status, "rows_in": outcome.rows_in,
+                                              "rows_quarantined": outcome.rows_quarantined})
+        metrics.add_metric("RowsAccepted", MetricUnit.Count, outcome.rows_accepted)
+        metrics.add_metric("RowsQuarantined", MetricUnit.Count, outcome.rows_quarantined)
+        metrics.add_metric(f"Files{outcome.status.capitalize()}", MetricUnit.Count, 1)
+        if outcome.status != "skipped":
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            aws.bus().publish([envelope(FILE_INGESTED, dataclasses.asdict(outcome), event_id=outcome.file_id, time=now)])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=ingest_record, processor=processor, context=context)

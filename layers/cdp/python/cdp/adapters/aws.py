@@ -1,0 +1,85 @@
+"""Wiring for the Lambdas: configuration, tables, bus and landed objects, from the variables the stack sets.
+
+Kept apart from the handlers so that they stay a few lines each, and from the domain so that it never sees boto3.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+
+from cdp.adapters.buses import EventBridgeBus
+from cdp.adapters.iceberg import IcebergStore, catalog_from_environment
+from cdp.config import Config, load_config
+from cdp.events import BUS_NAME
+
+
+@cache
+def config() -> Config:
+    return load_config(os.environ.get("CDP_CONFIG", "/var/task/cdp.yaml"))
+
+
+@cache
+def store() -> IcebergStore:
+    return IcebergStore(catalog_from_environment(), os.environ.get("CDP_DATABASE", "cdp"))
+
+
+def _client(service: str) -> Any:
+    endpoint = os.environ.get("CDP_S3_ENDPOINT") if service == "s3" else os.environ.get("CDP_AWS_ENDPOINT")
+    return boto3.client(service, endpoint_url=endpoint or None)
+
+
+@cache
+def bus() -> EventBridgeBus:
+    return EventBridgeBus(_client("events"), os.environ.get("CDP_EVENT_BUS", BUS_NAME))
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None
+
+    @property
+    def source(self) -> str | None:
+        """``landing/<source>/...`` names the source; anything else is not a landing file."""
+        parts = self.key.split("/")
+        return parts[1] if len(parts) >= 3 and parts[0] == "landing" else None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.etag}:{self.version_id}" if self.version_id else self.etag
+
+    def read(self) -> bytes:
+        arguments = {"Bucket": self.bucket, "Key": self.key}
+        if self.version_id:
+            arguments["VersionId"] = self.version_id
+        return _client("s3").get_object(**arguments)["Body"].read()
+
+
+def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:
+    """Objects of an S3 event notification; S3 URL-encodes keys with '+' for spaces, hence unquote_plus."""
+    objects = []
+    for record in notification.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        objects.append(
+            LandedObject(
+                s3["bucket"]["name"],
+                unquote_plus(s3["object"]["key"]),
+                s3["object"].get("eTag", "").strip('"'),
+                s3["object"].get("versionId"),
+            )
+        )
+    return objects

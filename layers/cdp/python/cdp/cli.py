@@ -1,0 +1,222 @@
+"""The ``cdp`` command line: the local entry point to the same code the Lambdas run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cdp.config import Config, ConfigError, example_config_path, load_config
+from cdp.domain.segments import check_rules
+from cdp.pipeline.local import RunSummary, ingest_paths, open_store, run_local
+from cdp.schemas import TABLES
+
+app = typer.Typer(help="Customer data platform: ingest, resolve, segment and activate first-party data.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path to cdp.yaml.")]
+WorkdirOption = Annotated[Path, typer.Option("--workdir", "-w", help="Folder holding the local tables and outputs.")]
+DEMO_MARKER = ".cdp-demo"
+# The synthetic data ends on this date; features are computed as of it so that every demo run agrees.
+DEMO_END_DATE = date(2026, 11, 1)
+
+
+def _load(config_path: Path) -> Config:
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    problems = check_rules(config.segments)
+    if problems:
+        errors.print(f"[red]{ConfigError(config_path, problems)}[/red]", highlight=False)
+        raise typer.Exit(2)
+    return config
+
+
+def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
+    files = Table(title="Files", title_justify="left")
+    for column in ("source", "file", "status", "rows in", "accepted", "quarantined", "warnings"):
+        files.add_column(column, justify="right" if column.startswith(("rows", "acc", "quar", "warn")) else "left")
+    for f in summary.files:
+        files.add_row(f.source, Path(f.uri).name, f.status if f.status != "rejected" else f"rejected: {f.reason}",
+                      str(f.rows_in), str(f.rows_accepted), str(f.rows_quarantined), str(f.rows_warned))
+    console.print(files)
+    steps = summary.steps
+    console.print(
+        f"Records: [bold]{steps['resolve']['records']:,}[/bold] → profiles: [bold]{steps['merge']['profiles']:,}[/bold]"
+        f" (records re-linked this run: {steps['resolve']['relinked']})"
+    )
+    segments = Table(title="Segments", title_justify="left")
+    for column in ("segment", "members", ):
+        segments.add_column(column)
+    for segment_id, size in steps["segments"]["sizes"].items():
+        segments.add_row(segment_id, f"{size:,}")
+    console.print(segments)
+    activation = steps["activate"]
+    console.print(
+        f"Changes: {steps['segments']['entered']:,} entered, {steps['segments']['exited']:,} exited; "
+        f"events: {activation.get('events', 0):,} ({activation.get('holdout', 0):,} hold-out)"
+    )
+    channels = Table(title="Events delivered per channel", title_justify="left")
+    channels.add_column("channel")
+    channels.add_column("events", justify="right")
+    channels.add_column("outbox")
+    for channel, count in summary.delivered.items():
+        channels.add_row(channel, f"{count:,}", str(workdir / "outbox" / f"{channel}.jsonl"))
+    console.print(channels)
+    console.print(f"Run [bold]{summary.run_id}[/bold] in {seconds:.1f} s. Tables: {workdir / 'warehouse'} "
+                  f"(query them with: cdp query --workdir {workdir} \"SELECT * FROM profiles LIMIT 5\")")
+
+
+@app.command()
+def demo(
+    workdir: WorkdirOption = Path("cdp-demo"),
+    profiles: Annotated[int, typer.Option(help="Number of synthetic persons.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 0,
+    fresh: Annotated[bool, typer.Option(help="Start from empty tables (only in a folder a demo made).")] = True,
+) -> None:
+    """Generate a realistic retail data set and run the whole pipeline on it, locally."""
+    from cdp.report import write_report
+    from cdp.synthetic import generate
+
+    started = time.perf_counter()
+    if fresh and workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / DEMO_MARKER).exists():
+            errors.print(f"[red]{workdir} is not empty and was not made by `cdp demo`; choose another --workdir "
+                         "or pass --no-fresh[/red]")
+            raise typer.Exit(2)
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / DEMO_MARKER).touch()
+    config = _load(example_config_path())
+    with console.status("Generating synthetic data…"):
+        dataset = generate(workdir, profiles=profiles, seed=seed, end_date=DEMO_END_DATE)
+    console.print(f"Generated {dataset.persons:,} persons: " +
+                  ", ".join(f"{source} {rows:,} rows" for source, rows in dataset.rows.items()) +
+                  f"; ground truth in {dataset.truth}")
+    with console.status("Running the pipeline…") as status:
+        summary = run_local(config, dataset.landing, workdir, as_of=DEMO_END_DATE,
+                            progress=lambda message: status.update(message))
+    report = write_report(workdir)
+    _print_summary(summary, workdir, time.perf_counter() - started)
+    console.print(f"Report: {report}")
+
+
+@app.command()
+def run(
+    config: ConfigOption,
+    landing: Annotated[Path, typer.Option(help="Folder with one sub-folder per source.")],
+    workdir: WorkdirOption,
+    as_of: Annotated[Optional[str], typer.Option(help="Date the features are computed as of (YYYY-MM-DD).")] = None,  # noqa: UP045
+) -> None:
+    """Ingest every file under LANDING/<source>/, then run the pipeline."""
+    loaded = _load(config)
+    if not landing.is_dir():
+        errors.print(f"[red]landing folder {landing} does not exist[/red]")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    with console.status("Running…") as status:
+        summary = run_local(loaded, landing, workdir, as_of=date.fromisoformat(as_of) if as_of else None,
+                            progress=lambda message: status.update(message))
+    _print_summary(summary, workdir, time.perf_counter() - started)
+
+
+@app.command()
+def ingest(
+    config: ConfigOption,
+    source: Annotated[str, typer.Option(help="Source name, as declared in the config.")],
+    workdir: WorkdirOption,
+    files: Annotated[list[Path], typer.Argument(help="Files to ingest.")],
+) -> None:
+    """Ingest files into the local tables (no pipeline run). Exits non-zero if a file was rejected."""
+    loaded = _load(config)
+    if source not in loaded.sources:
+        errors.print(f"[red]unknown source {source!r}; declared sources: {', '.join(loaded.sources)}[/red]")
+        raise typer.Exit(2)
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        errors.print(f"[red]no such file: {', '.join(missing)}[/red]")
+        raise typer.Exit(2)
+    outcomes = ingest_paths(open_store(workdir), loaded, source, files)
+    for outcome in outcomes:
+        console.print(f"{outcome.uri}: {outcome.status} — {outcome.rows_in} rows in, {outcome.rows_accepted} accepted, "
+                      f"{outcome.rows_quarantined} quarantined" + (f" ({outcome.reason})" if outcome.reason else ""))
+    if any(outcome.status == "rejected" for outcome in outcomes):
+        raise typer.Exit(1)
+
+
+def query_tables(workdir: Path, sql: str) -> duckdb.DuckDBPyRelation:
+    """Run SQL in DuckDB over the local Iceberg tables that the statement names."""
+    store = open_store(workdir)
+    con = duckdb.connect()
+    for name in TABLES:
+        if re.search(rf"\b{name}\b", sql, flags=re.IGNORECASE):
+            con.register(name, store.read(name))
+    return con.sql(sql)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the tables: " + ", ".join(TABLES))],
+    workdir: WorkdirOption,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",  # noqa: A002
+) -> None:
+    """Query the local tables with DuckDB."""
+    if format not in ("table", "csv", "json"):
+        errors.print(f"[red]--format must be table, csv or json, not {format!r}[/red]")
+        raise typer.Exit(2)
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
+        raise typer.Exit(2)
+    try:
+        result = query_tables(workdir, sql)
+        frame = result.df() if result is not None else None
+    except duckdb.Error as exc:
+        errors.print(f"[red]query failed: {exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    if frame is None:
+        return
+    if format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", force_ascii=False) + "\n")
+    elif format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        table = Table()
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.astype(str).itertuples(index=False):
+            table.add_row(*row)
+        console.print(table)
+
+
+@app.command()
+def validate(config: ConfigOption) -> None:
+    """Check a configuration: every problem with its line, the bad value and what is expected."""
+    loaded = _load(config)
+    console.print(f"{config}: valid — {len(loaded.sources)} sources, {len(loaded.segments)} segments, "
+                  f"{len(loaded.channels)} channels")
+
+
+@app.command()
+def report(workdir: WorkdirOption) -> None:
+    """(Re)build WORKDIR/report.html from the local tables."""
+    from cdp.report import write_report
+
+    console.print(f"Report: {write_report(workdir)}")
+
+
+if __name__ == "__main__":
+    app()

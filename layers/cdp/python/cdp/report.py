@@ -1,0 +1,65 @@
+"""A self-contained HTML report of the local tables: data quality, identities, segments and activations."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cdp.adapters.iceberg import IcebergStore, local_catalog
+
+SECTIONS = {
+    "Files and data quality": """
+        SELECT source, regexp_extract(uri, '[^/]+$') AS file, status, rows_in, rows_accepted, rows_quarantined,
+               rows_warned, round(100.0 * rows_quarantined / nullif(rows_in, 0), 2) AS quarantine_pct, reason
+        FROM files ORDER BY source, file""",
+    "Top quarantine reasons": """
+        SELECT source, r.field, r.rule, count(*) AS rows FROM quarantine, unnest(reasons) AS t(r)
+        GROUP BY ALL ORDER BY rows DESC LIMIT 15""",
+    "Identity resolution": """
+        SELECT count(*) AS records, count(DISTINCT profile_id) AS profiles,
+               round(count(*)::DOUBLE / count(DISTINCT profile_id), 2) AS records_per_profile,
+               count(*) FILTER (WHERE rule = 'email') AS linked_by_email,
+               count(*) FILTER (WHERE rule = 'phone') AS linked_by_phone,
+               count(*) FILTER (WHERE rule = 'singleton') AS unlinked
+        FROM identities""",
+    "Segments": """
+        WITH last AS (SELECT segment_id, profile_id, change FROM segment_memberships
+                      QUALIFY row_number() OVER (PARTITION BY segment_id, profile_id ORDER BY changed_at DESC) = 1)
+        SELECT l.segment_id, count(*) AS members, round(sum(f.revenue), 2) AS revenue,
+               round(avg(f.revenue), 2) AS avg_revenue
+        FROM last l LEFT JOIN features f USING (profile_id) WHERE l.change = 'entered'
+        GROUP BY l.segment_id ORDER BY members DESC""",
+    "Activations": """
+        SELECT segment_id, change, holdout, coalesce(array_to_string(channels, ', '), '') AS channels,
+               count(*) AS events
+        FROM activations GROUP BY ALL ORDER BY segment_id, change, holdout, channels""",
+}
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2433}
+table{border-collapse:collapse;margin:0.5rem 0 1.5rem}
+td,th{border:1px solid #d5d9e0;padding:4px 8px;text-align:right}
+th{background:#eef1f6}td:first-child,th:first-child{text-align:left}
+"""
+
+
+def write_report(workdir: Path) -> Path:
+    store = IcebergStore(local_catalog(workdir))
+    con = duckdb.connect()
+    for name in ("files", "quarantine", "identities", "segment_memberships", "features", "activations"):
+        con.register(name, store.read(name))
+    parts = [f"<h1>Customer data platform — {html.escape(str(workdir))}</h1>"]
+    for title, sql in SECTIONS.items():
+        frame: pd.DataFrame = con.sql(sql).df()
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts.append(frame.to_html(index=False, na_rep="", border=0) if len(frame) else "<p>Nothing yet.</p>")
+    path = workdir / "report.html"
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>CDP report</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(parts)}</body></html>",
+        encoding="utf-8",
+    )
+    return path
