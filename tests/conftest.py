@@ -1,0 +1,61 @@
+"""Fixtures shared by the suites: small landing folders whose every row has a known fate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cdp.config import Config, example_config_path, load_config
+
+CRM = (
+    "customer_id,first_name,last_name,email,phone,birth_date,street,postcode,city,country,email_opt_in,"
+    "sms_opt_in,updated_at\n"
+    "C1,jean,DUPONT, Jean.Dupont@Gmail.com ,06 12 34 56 78,07/03/1984,1 rue de la Paix,75002,paris,France,oui,1,"
+    "2025-01-01 10:00:00\n"
+    "C2,Marie,Curie,marie@example.fr,,1970-01-01,,,,FR,1,0,2025-01-02\n"
+    "C3,Hélène,Lefèvre,helene@example.fr,+33 6 98 76 54 32,1990-05-06,,,Lyon,fr,non,oui,2025-02-01\n"
+    ",Nobody,Without-Id,no.id@example.fr,,,,,,FR,1,1,2025-01-01\n"
+    "C5,Paul,Martin,paul.martin@example.fr,0033 6 11 22 33 44,31/02/1990,,,,FR,yes,yes,2025-03-01\n"
+)
+
+ACCOUNTS = [
+    {"account_id": "A1", "email": "JEAN.DUPONT@gmail.com", "first_name": "Jean", "last_name": "Dupond",
+     "phone": None, "created_at": "2024-05-01T00:00:00Z"},
+    {"account_id": "A2", "email": "other@example.com", "first_name": "Zoé", "last_name": "Bernard",
+     "phone": "0698765432", "created_at": "2024-06-01T00:00:00Z"},
+    {"account_id": "A3", "email": "not-an-email", "first_name": "Bad", "last_name": "Row",
+     "phone": None, "created_at": "2024-06-01T00:00:00Z"},
+]
+
+ORDERS = (
+    "order_id,customer_id,account_id,email,order_date,channel,store_id,amount,currency\n"
+    "O1,C1,,,2026-10-01,store,S1,600.50,EUR\n"
+    "O2,,A1,,2026-09-01,web,,20,EUR\n"
+    "O3,,,marie@example.fr,2025-01-01,web,,30,EUR\n"
+    "O4,,,marie@example.fr,2025-09-01,web,,30,EUR\n"
+    "O5,,A2,,2026-10-15,web,,710,EUR\n"
+    "O6,C5,,,2026-06-01,store,S2,800,EUR\n"
+)
+
+
+@pytest.fixture(scope="session")
+def retail_config() -> Config:
+    return load_config(example_config_path())
+
+
+def write_small_landing(landing: Path) -> Path:
+    (landing / "crm").mkdir(parents=True)
+    (landing / "accounts").mkdir()
+    (landing / "orders").mkdir()
+    (landing / "crm" / "crm_export.csv").write_text(CRM, encoding="utf-8")
+    (landing / "accounts" / "accounts.jsonl").write_text(
+        "\n".join(json.dumps(a, ensure_ascii=False) for a in ACCOUNTS) + "\n", encoding="utf-8")
+    (landing / "orders" / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    return landing
+
+
+@pytest.fixture
+def small_landing(tmp_path: Path) -> Path:
+    return write_small_landing(tmp_path / "landing")
