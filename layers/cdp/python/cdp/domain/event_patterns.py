@@ -26,8 +26,7 @@ def _matches_condition(condition: Any, value: Any) -> bool:
         return any(v == condition and type(v) is type(condition) for v in _values(value))
     ((kind, argument),) = condition.items()
     if kind == "exists":
-        present = value is not _MISSING and not (isinstance(value, list) and not value)
-        return present == argument
+        return (value is not _MISSING) == argument
     candidates = _values(value)
     if kind == "prefix":
         if isinstance(argument, dict):

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdp.config import ConfigError, example_config_path, parse_config
+from cdp.domain.segments import check_rules
+
+
+def test_the_retail_example_declares_the_five_sources_with_their_columns() -> None:
+    config = parse_config(example_config_path().read_text())
+    assert list(config.sources) == ["crm", "accounts", "orders", "order_lines",
+                                                                         "web_events"]
+    assert list(config.sources["crm"].columns) == [
+        "customer_id", "first_name", "last_name", "email", "phone", "birth_date", "street", "postcode", "city",
+        "country", "email_opt_in", "sms_opt_in", "updated_at"]
+    assert list(config.sources["accounts"].columns) == ["account_id", "email", "first_name", "last_name", "phone",
+                                                        "created_at"]
+    assert list(config.sources["orders"].columns) == ["order_id", "customer_id", "account_id", "email", "order_date",
+                                                      "channel", "store_id", "amount", "currency"]
+    assert list(config.sources["order_lines"].columns) == ["order_id", "line_no", "sku", "category", "quantity",
+                                                           "unit_price"]
+    assert list(config.sources["web_events"].columns) == ["event_id", "anonymous_id", "account_id", "event_type", "ts",
+                                                          "url", "sku", "category", "search_terms"]
+    assert check_rules(config.segments) == []
+
+
+def broken(old: str, new: str) -> str:
+    text = example_config_path().read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("email: {type: email}", "email: {type: emial}", "sources.crm.columns.email.type: 'emial' is not allowed"),
+        ("default_region: FR", "default_region: France", "two-letter ISO 3166"),
+        ("    holdout_share: 0.1\n", "    holdout_share: 1.5\n", "holdout_share: 1.5"),
+        ("channels: [email, ads]", "channels: [email, fax]", "channel 'fax'"),
+        ("  deterministic_keys:", "  determinstic_keys:", "identity.determinstic_keys: unknown key"),
+    ],
+)
+def test_errors_name_the_line_the_key_the_value_and_what_is_expected(old: str, new: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(broken(old, new), Path("cdp.yaml"))
+    message = str(raised.value)
+    assert expected in message
+    assert "line " in message or "activation plan" in message
+
+
+def test_a_segment_rule_on_an_unknown_column_is_reported() -> None:
+    config = parse_config(broken("rule: revenue >= 500", "rule: revenu >= 500"))
+    problems = check_rules(config.segments)
+    assert len(problems) == 1 and "high_value" in problems[0] and "revenue" in problems[0]

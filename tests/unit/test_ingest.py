@@ -1,0 +1,93 @@
+"""Ingestion into local Iceberg tables: every row accepted or quarantined with reasons, nothing twice."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from cdp.adapters.iceberg import IcebergStore, local_catalog
+from cdp.config import Config
+from cdp.ingestion import ingest_file
+from tests.conftest import CRM
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> IcebergStore:
+    return IcebergStore(local_catalog(tmp_path / "work"))
+
+
+def test_every_row_is_accepted_or_quarantined_with_reasons(store, retail_config: Config) -> None:
+    outcome = ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export.csv")
+
+    assert outcome.status == "ingested"
+    assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (5, 4, 1)
+    quarantined = store.read("quarantine").to_pylist()
+    assert quarantined[0]["row_number"] == 4
+    assert quarantined[0]["reasons"] == [{"field": "customer_id", "value": "", "rule": "required"}]
+    assert "no.id@example.fr" in quarantined[0]["raw"]
+    records = {r["record_key"]: r for r in store.read("records").to_pylist()}
+    assert records["crm:C1"]["email"] == "jean.dupont@gmail.com"
+    assert records["crm:C1"]["phone"] == "+33612345678"
+    assert records["crm:C1"]["country"] == "FR" and records["crm:C3"]["country"] == "FR"
+    assert records["crm:C3"]["first_name"] == "Hélène" and records["crm:C3"]["email_opt_in"] is False
+    # An invalid optional field is dropped to null, the row is kept and counted as a warning.
+    assert records["crm:C5"]["birth_date"] is None and outcome.rows_warned == 1
+
+
+def test_same_file_dropped_twice_adds_nothing(store, retail_config: Config) -> None:
+    ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export.csv")
+    again = ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export_copy.csv")
+    assert again.status == "skipped"
+    assert store.read("records").num_rows == 4 and store.read("files").num_rows == 1
+
+
+def test_a_reexport_adds_only_changed_rows_as_new_versions(store, retail_config: Config) -> None:
+    ingest_file(store, retail_config, "crm", CRM.encode(), "monday.csv")
+    changed = CRM.replace("marie@example.fr", "marie.curie@example.fr") + "C9,New,Person,new@example.fr,,,,,,FR,1,1,2025-04-01\n"
+    outcome = ingest_file(store, retail_config, "crm", changed.encode("utf-8"), "tuesday.csv")
+    assert outcome.rows_new == 2
+    versions = store.read("records", "record_key == 'crm:C2'").to_pylist()
+    assert sorted(v["email"] for v in versions) == ["marie.curie@example.fr", "marie@example.fr"]
+
+
+def test_latin1_semicolon_gzip_export_keeps_accents(store, retail_config: Config) -> None:
+    latin1 = gzip.compress(CRM.replace(",", ";").encode("cp1252"))
+    outcome = ingest_file(store, retail_config, "crm", latin1, "crm.csv.gz")
+    assert outcome.rows_accepted == 4
+    names = {r["last_name"] for r in store.read("records").to_pylist()}
+    assert "Lefèvre" in names
+
+
+def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:
+    without_id = "\n".join(",".join(line.split(",")[1:]) for line in CRM.splitlines()) + "\n"
+    outcome = ingest_file(store, retail_config, "crm", without_id.encode(), "broken.csv")
+    assert outcome.status == "rejected" and "customer_id" in outcome.reason
+    assert store.read("records").num_rows == 0 and store.read("quarantine").num_rows == 0
+    assert store.read("files").to_pylist()[0]["status"] == "rejected"
+
+
+def test_a_truncated_archive_is_rejected_with_a_reason(store, retail_config: Config) -> None:
+    truncated = gzip.compress(CRM.encode())[:-20]
+    outcome = ingest_file(store, retail_config, "crm", truncated, "crm.csv.gz")
+    assert outcome.status == "rejected" and "truncated" in outcome.reason
+
+
+def test_unknown_columns_are_kept_as_attributes(store, retail_config: Config) -> None:
+    with_extra = CRM.replace("updated_at\n", "updated_at,loyalty_tier\n", 1).replace(
+        "2025-01-01 10:00:00\n", "2025-01-01 10:00:00,gold\n")
+    outcome = ingest_file(store, retail_config, "crm", with_extra.encode(), "crm.csv")
+    assert outcome.unknown_columns == ("loyalty_tier",)
+    record = store.read("records", "record_key == 'crm:C1'").to_pylist()[0]
+    assert record["attributes"] == [("loyalty_tier", "gold")]
+
+
+def test_ragged_and_malformed_json_rows_are_quarantined_not_lost(store, retail_config: Config) -> None:
+    lines = ('{"account_id": "A1", "email": "a@example.com", "created_at": "2024-01-01T00:00:00Z"}\n'
+             '{"account_id": "A2", "email": \n'
+             '[1, 2]\n')
+    outcome = ingest_file(store, retail_config, "accounts", lines.encode(), "accounts.jsonl")
+    assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (3, 1, 2)
+    raws = sorted(q["raw"] for q in store.read("quarantine").to_pylist())
+    assert raws == ['[1, 2]', '{"account_id": "A2", "email": ']
