@@ -1,0 +1,37 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Each installs what it needs on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: demo test install install-node bench synth deploy clean
+
+$(BIN)/cdp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/cdp node_modules/.bin/cdk
+
+demo: $(BIN)/cdp
+	$(BIN)/cdp demo
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+bench: $(BIN)/cdp
+	bench/run --quick
+
+synth: install
+	node_modules/.bin/cdk synth --quiet
+
+deploy: install
+	node_modules/.bin/cdk deploy
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build cdp-demo
