@@ -1,0 +1,119 @@
+"""Ingestion benchmark: CRM CSV → validated, normalised Parquet, against a plain pyarrow CSV read + Parquet write
+of the same file. Each measure runs in its own process so that its peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+FIRST = ["Jean", "Marie", "hélène", "PIERRE", "Zoé", "François", "Anne-Sophie", "Luca", "Emma", "Noah", "Chloé", "Léa"]
+LAST = ["Dupont", "MARTIN", "Lefèvre", "Bernard", "de la Fontaine", "Müller", "García", "Rossi", "O'Neil", "Petit"]
+CITIES = ["Paris", "lyon", "Marseille", "Bordeaux", "Lille", "Nantes", "Bruxelles", "Genève"]
+COUNTRIES = ["FR", "fr", "France", "BE", "Belgique", "DE", "Allemagne", "ES"]
+BOOLS = ["1", "0", "oui", "non", "true", "false", "", "yes"]
+
+
+def make_crm_csv(path: Path, rows: int, seed: int = 0) -> int:
+    """A CRM export with realistic variety: formats, case, accents, null tokens and a few bad rows."""
+    rng = np.random.default_rng(seed)
+    chunk = 200_000
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("customer_id,first_name,last_name,email,phone,birth_date,street,postcode,city,country,"
+                     "email_opt_in,sms_opt_in,updated_at\n")
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            ids = np.char.add("C", np.arange(start, start + n).astype(str))
+            first = np.array(FIRST)[rng.integers(0, len(FIRST), n)]
+            last = np.array(LAST)[rng.integers(0, len(LAST), n)]
+            number = rng.integers(10_000_000, 99_999_999, n).astype(str)
+            email = np.char.add(np.char.add(np.char.lower(first), "."), np.char.add(number, "@example.fr"))
+            email[rng.random(n) < 0.02] = "N/A"
+            email[rng.random(n) < 0.01] = "broken@"
+            phone = np.char.add(np.where(rng.random(n) < 0.5, "06", "+33 7"), number)
+            day, month, year = rng.integers(1, 29, n), rng.integers(1, 13, n), rng.integers(1940, 2006, n)
+            birth = np.where(rng.random(n) < 0.5,
+                             np.char.add(np.char.add(np.char.zfill(day.astype(str), 2), "/"),
+                                         np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "/"),
+                                                     year.astype(str))),
+                             np.char.add(np.char.add(year.astype(str), "-"),
+                                         np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "-"),
+                                                     np.char.zfill(day.astype(str), 2))))
+            street = np.char.add(rng.integers(1, 200, n).astype(str), " rue de la République")
+            postcode = rng.integers(10_000, 95_999, n).astype(str)
+            city = np.array(CITIES)[rng.integers(0, len(CITIES), n)]
+            country = np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), n)]
+            opt_in = np.array(BOOLS)[rng.integers(0, len(BOOLS), (2, n))]
+            updated = np.char.add("2025-0", np.char.add(rng.integers(1, 10, n).astype(str), "-15 10:00:00"))
+            ids[rng.random(n) < 0.005] = ""
+            columns = [ids, first, last, email, phone, birth, street, postcode, city, country, opt_in[0], opt_in[1],
+                       updated]
+            handle.write("\n".join(",".join(values) for values in zip(*columns, strict=True)) + "\n")
+    return rows
+
+
+def _baseline(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    pq.write_table(pacsv.read_csv(csv_path), out)
+    queue.put((time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+
+
+def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
+    import pyarrow.parquet as pq
+
+    from cdp.config import example_config_path, load_config
+    from cdp.domain.readers import read_rows
+    from cdp.domain.validate import validate
+
+    spec = load_config(example_config_path()).sources["crm"]
+    started = time.perf_counter()
+    rows = read_rows(Path(csv_path).read_bytes(), spec.format)
+    result = validate(rows, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC))
+    pq.write_table(result.accepted, out)
+    pq.write_table(result.quarantine, out + ".quarantine")
+    elapsed = time.perf_counter() - started
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, result.accepted.num_rows,
+               result.quarantine.num_rows))
+
+
+def _measure(target, *args):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="200k rows instead of 1M")
+    parser.add_argument("--rows", type=int, help="number of CRM rows (overrides --quick)")
+    args = parser.parse_args(argv)
+    rows = args.rows or (200_000 if args.quick else 1_000_000)
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path = Path(folder) / "crm.csv"
+        make_crm_csv(csv_path, rows)
+        size_mb = csv_path.stat().st_size / 1e6
+        base_seconds, base_rss = _measure(_baseline, str(csv_path), str(Path(folder) / "base.parquet"))
+        seconds, rss, accepted, quarantined = _measure(_cdp, str(csv_path), str(Path(folder) / "cdp.parquet"))
+    print(f"ingest crm rows {rows:,} ({size_mb:.0f} MB): cdp {seconds:.2f} s ({rows / seconds:,.0f} rows/s, "
+          f"peak {rss / 1e6:.0f} MB, {accepted:,} accepted, {quarantined:,} quarantined); "
+          f"pyarrow read+write {base_seconds:.2f} s (peak {base_rss / 1e6:.0f} MB); ratio {seconds / base_seconds:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
