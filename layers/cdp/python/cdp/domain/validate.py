@@ -100,17 +100,18 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
 
     reasons = _reasons_column(problems, n)
     quarantined = fatal.to_numpy()
-    raw_records = frame.to_dict(orient="records") if quarantined.any() or rows.malformed else []
+    bad_positions = np.flatnonzero(quarantined)
+    raw_records = frame.iloc[bad_positions].to_dict(orient="records")
     quarantine_rows = [
         {
             "file_id": file_id,
             "source": source,
             "row_number": rows.row_numbers[i],
-            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in raw_records[i].items()}, ensure_ascii=False),
+            "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in raw.items()}, ensure_ascii=False),
             "reasons": reasons[i],
             "quarantined_at": now,
         }
-        for i in np.flatnonzero(quarantined)
+        for i, raw in zip(bad_positions, raw_records, strict=True)
     ] + [
         {
             "file_id": file_id,
@@ -126,8 +127,9 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
 
     keep = ~quarantined
     accepted = pd.DataFrame({target: values[keep] for target, values in normalised.items()})
-    key_text = frame.loc[keep, list(spec.key)].astype("string").apply(lambda s: s.str.strip())
-    accepted["record_key"] = source + ":" + key_text.agg("|".join, axis=1) if len(accepted) else pd.Series(dtype="string")
+    key_parts = [frame.loc[keep, column].astype("string").str.strip() for column in spec.key]
+    record_key = key_parts[0].str.cat(key_parts[1:], sep="|") if len(key_parts) > 1 else key_parts[0]
+    accepted["record_key"] = (source + ":" + record_key).to_numpy()
     accepted["content_hash"] = _row_hashes(accepted.drop(columns=["record_key"])) if len(accepted) else []
     accepted["source"] = source
     accepted["file_id"] = file_id
