@@ -55,3 +55,25 @@ def test_countries_by_code_or_name_in_several_languages() -> None:
 
 def test_amounts_with_a_decimal_comma() -> None:
     assert normalize.number(series("12,50", "1 200.5")).values.tolist() == [12.5, 1200.5]
+
+
+def test_the_vectorised_phone_path_agrees_with_phonenumbers() -> None:
+    import numpy as np
+    import phonenumbers
+
+    rng = np.random.default_rng(5)
+    digits = ["".join(map(str, rng.integers(0, 10, 9))) for _ in range(2000)]
+    shapes = ["0{}", "+33 {}", "0033{}", "{}", "+33 ({})"]
+    values = [shapes[i % len(shapes)].format(d) for i, d in enumerate(digits)]
+
+    def reference(value: str) -> str | None:
+        value = "+" + value[2:] if value.startswith("00") else value
+        try:
+            number = phonenumbers.parse(value, "FR")
+        except phonenumbers.NumberParseException:
+            return None
+        valid = phonenumbers.is_valid_number(number)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None
+
+    result = normalize.phone(series(*values), "FR").values
+    assert [None if pd.isna(v) else v for v in result] == [reference(v) for v in values]
