@@ -45,3 +45,14 @@ def test_profile_ids_survive_a_later_run_and_a_merge_keeps_the_larger_profile_id
 def test_null_identifiers_never_link_people() -> None:
     linked = resolve(records(("crm:1", None, None), ("crm:2", None, None)), NO_PREVIOUS, ["email", "phone"], "r", NOW)
     assert linked["profile_id"].nunique() == 2
+
+
+def test_link_quality_counts_pairs() -> None:
+    from cdp.domain.evaluation import link_quality
+
+    identities = pd.DataFrame({"record_key": ["a", "b", "c", "d"], "profile_id": ["P1", "P1", "P1", "P2"]})
+    truth = pd.DataFrame({"record_key": ["a", "b", "c", "d"], "person_id": ["x", "x", "y", "y"]})
+    quality = link_quality(identities, truth)
+    # Predicted pairs ab, ac, bc; true pairs ab, cd; only ab is both.
+    assert (quality.predicted_pairs, quality.true_pairs, quality.correct_pairs) == (3, 2, 1)
+    assert quality.precision == round(1 / 3, 4) and quality.recall == 0.5

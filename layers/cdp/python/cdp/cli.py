@@ -211,6 +211,33 @@ def validate(config: ConfigOption) -> None:
 
 
 @app.command()
+def evaluate(
+    workdir: WorkdirOption,
+    truth: Annotated[Optional[Path], typer.Option(help="CSV with record_key,person_id; default WORKDIR/truth.csv")] = None,  # noqa: UP045
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",  # noqa: A002
+) -> None:
+    """Precision, recall and F1 of identity resolution (pairs of records) against a ground truth."""
+    import pandas as pd
+
+    from cdp.domain.evaluation import link_quality
+
+    truth_path = truth or workdir / "truth.csv"
+    if not truth_path.is_file():
+        errors.print(f"[red]no ground truth at {truth_path}; pass --truth FILE (columns record_key,person_id)[/red]")
+        raise typer.Exit(2)
+    quality = link_quality(open_store(workdir).read("identities").to_pandas(), pd.read_csv(truth_path, dtype=str))
+    if format == "json":
+        sys.stdout.write(json.dumps(quality.as_dict()) + "\n")
+        return
+    table = Table(title="Identity resolution against the ground truth", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in quality.as_dict().items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
+    console.print(table)
+
+
+@app.command()
 def report(workdir: WorkdirOption) -> None:
     """(Re)build WORKDIR/report.html from the local tables."""
     from cdp.report import write_report
