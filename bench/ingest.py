@@ -73,18 +73,23 @@ def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
     import pyarrow.parquet as pq
 
     from cdp.config import example_config_path, load_config
-    from cdp.domain.readers import read_rows
+    from cdp.domain.readers import read_batches
     from cdp.domain.validate import validate
+    from cdp.schemas import TABLES
 
     spec = load_config(example_config_path()).sources["crm"]
     started = time.perf_counter()
-    rows = read_rows(Path(csv_path).read_bytes(), spec.format)
-    result = validate(rows, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC))
-    pq.write_table(result.accepted, out)
-    pq.write_table(result.quarantine, out + ".quarantine")
+    accepted = quarantined = 0
+    with pq.ParquetWriter(out, TABLES["records"].schema) as records, \
+            pq.ParquetWriter(out + ".quarantine", TABLES["quarantine"].schema) as quarantine:
+        for rows in read_batches(Path(csv_path), spec.format):
+            result = validate(rows, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC))
+            records.write_table(result.accepted)
+            quarantine.write_table(result.quarantine)
+            accepted += result.accepted.num_rows
+            quarantined += result.quarantine.num_rows
     elapsed = time.perf_counter() - started
-    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, result.accepted.num_rows,
-               result.quarantine.num_rows))
+    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, accepted, quarantined))
 
 
 def _measure(target, *args):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,7 +31,9 @@ def ingest_record(record: SQSRecord) -> None:
         if landed.source is None:
             logger.warning("object outside landing/<source>/ ignored", extra={"key": landed.key})
             continue
-        outcome = ingest_file(aws.store(), aws.config(), landed.source, landed.read(), landed.uri, landed.fingerprint)
+        with tempfile.TemporaryDirectory() as folder:
+            path = landed.download(Path(folder))
+            outcome = ingest_file(aws.store(), aws.config(), landed.source, path, landed.uri, landed.fingerprint)
         # Counts only: file names and row values may hold personal data and stay out of the logs.
         logger.info("file processed", extra={"file_id": outcome.file_id, "source": outcome.source,
                                               "status": outcome.status, "rows_in": outcome.rows_in,

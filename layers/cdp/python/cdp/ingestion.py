@@ -1,8 +1,9 @@
 """Ingest one landed file: the use case that the CLI and the ingest Lambda both call.
 
-Order of writes: the target table's rows, then the quarantined rows, then the ``files`` row last. The ``files``
-row is the commit marker: a file without it was never ingested, and a retry first removes whatever an
-interrupted attempt left behind, so a file never half-commits.
+The file is read and validated batch by batch, so memory stays bounded whatever its size. Order of commits:
+the target table's rows, then the quarantined rows, then the ``files`` row last. The ``files`` row is the commit
+marker: a file without it was never ingested, and a retry first removes whatever an interrupted attempt left
+behind, so a file never half-commits.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdp.config import Config
-from cdp.domain.readers import FileRejected, read_rows
+from cdp.config import Config, SourceSpec
+from cdp.domain.readers import Content, FileRejected, NotUtf8, read_batches
 from cdp.domain.validate import validate
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
@@ -44,77 +46,106 @@ def file_id_for(source: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{source}\x00{fingerprint}".encode()).hexdigest()[:24]
 
 
-def content_fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def content_fingerprint(content: Content) -> str:
+    if isinstance(content, bytes):
+        return hashlib.sha256(content).hexdigest()
+    with open(content, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _already_ingested(store: TableStore, file_id: str) -> pa.Table:
-    return store.read("files", f"file_id == {_quoted(file_id)}")
+def _version_keys(table: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(table["record_key"], table["content_hash"], "\x00")
 
 
-def _new_versions(store: TableStore, table: str, source: str, rows: pa.Table) -> pa.Table:
-    """Drop rows whose (record_key, content) is already stored: a re-export adds no duplicate versions."""
-    if rows.num_rows == 0:
-        return rows
-    known = store.read(table, f"source == {_quoted(source)}", ("record_key", "content_hash"))
-    if known.num_rows == 0:
-        return rows
-    known_keys = pc.binary_join_element_wise(known["record_key"], known["content_hash"], "\x00")
-    row_keys = pc.binary_join_element_wise(rows["record_key"], rows["content_hash"], "\x00")
-    return rows.filter(pc.invert(pc.is_in(row_keys, value_set=known_keys)))
+def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+class _NewVersions:
+    """Keeps only rows whose (record_key, content) is not stored yet nor seen earlier in this file."""
+
+    def __init__(self, store: TableStore, table: str, source: str):
+        known = store.read(table, f"source == {_quoted(source)}", ("record_key", "content_hash"))
+        self.seen = _as_array(_version_keys(known)) if known.num_rows else pa.array([], pa.string())
+
+    def filter(self, rows: pa.Table) -> pa.Table:
+        if rows.num_rows == 0:
+            return rows
+        keys = _version_keys(rows)
+        # The same row exported twice in one file is one version: keep its first occurrence.
+        positions = pa.table({"key": keys, "position": pa.array(range(rows.num_rows))})
+        first = positions.group_by("key", use_threads=False).aggregate([("position", "min")])["position_min"]
+        is_first = pc.is_in(positions["position"], value_set=first)
+        fresh = rows.filter(pc.and_(is_first, pc.invert(pc.is_in(keys, value_set=self.seen))))
+        self.seen = pa.concat_arrays([self.seen, _as_array(_version_keys(fresh))])
+        return fresh
+
+
+def _load(
+    store: TableStore, spec: SourceSpec, source: str, content: Content, file_id: str, now: datetime,
+    encoding: str | None,
+) -> dict:
+    counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "rows_new": 0}
+    unknown: list[str] = []
+    new_versions = _NewVersions(store, spec.table, source)
+    with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
+        for rows in read_batches(content, spec.format, spec.delimiter, encoding):
+            validated = validate(rows, source=source, spec=spec, file_id=file_id, now=now)
+            fresh = new_versions.filter(validated.accepted)
+            target.append(fresh)
+            quarantine.append(validated.quarantine)
+            counts["rows_in"] += validated.rows_in
+            counts["rows_accepted"] += validated.accepted.num_rows
+            counts["rows_quarantined"] += validated.quarantine.num_rows
+            counts["rows_warned"] += validated.rows_warned
+            counts["rows_new"] += fresh.num_rows
+            unknown += [c for c in validated.unknown_columns if c not in unknown]
+    return counts | {"unknown_columns": tuple(unknown)}
 
 
 def ingest_file(
     store: TableStore,
     config: Config,
     source: str,
-    data: bytes,
+    content: Content,
     uri: str,
     fingerprint: str | None = None,
     now: datetime | None = None,
 ) -> FileOutcome:
+    """Ingest a file given as a path (streamed) or bytes."""
     now = now or datetime.now(UTC)
     spec = config.sources.get(source)
     if spec is None:
         raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
-    file_id = file_id_for(source, fingerprint or content_fingerprint(data))
-    previous = _already_ingested(store, file_id)
+    file_id = file_id_for(source, fingerprint or content_fingerprint(content))
+    previous = store.read("files", f"file_id == {_quoted(file_id)}")
     if previous.num_rows:
         row = previous.to_pylist()[0]
         return FileOutcome(file_id, source, uri, "skipped", f"already {row['status']} as {row['uri']}")
 
-    try:
-        validated = validate(read_rows(data, spec.format, spec.delimiter), source=source, spec=spec, file_id=file_id, now=now)
-    except FileRejected as exc:
-        outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
-        store.append("files", _files_row(outcome, fingerprint, now))
-        return outcome
-
     # Leftovers of an interrupted attempt carry this file_id but no files row: remove them before writing.
     for table in (spec.table, "quarantine"):
         store.delete(table, f"file_id == {_quoted(file_id)}")
-    new_rows = _new_versions(store, spec.table, source, validated.accepted)
-    store.append(spec.table, new_rows)
-    store.append("quarantine", validated.quarantine)
-    outcome = FileOutcome(
-        file_id,
-        source,
-        uri,
-        "ingested",
-        None,
-        validated.rows_in,
-        validated.accepted.num_rows,
-        validated.quarantine.num_rows,
-        validated.rows_warned,
-        new_rows.num_rows,
-        tuple(validated.unknown_columns),
-    )
+    try:
+        try:
+            counts = _load(store, spec, source, content, file_id, now, None)
+        except NotUtf8:
+            # The sampled start was UTF-8 but later bytes are not: nothing was committed; read it all as cp1252.
+            counts = _load(store, spec, source, content, file_id, now, "cp1252")
+    except FileRejected as exc:
+        outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
+    else:
+        outcome = FileOutcome(file_id, source, uri, "ingested", None, **counts)
     store.append("files", _files_row(outcome, fingerprint, now))
     return outcome
+
+
+def ingest_path(store: TableStore, config: Config, source: str, path: Path, now: datetime | None = None) -> FileOutcome:
+    return ingest_file(store, config, source, path, str(path), now=now)
 
 
 def _files_row(outcome: FileOutcome, fingerprint: str | None, now: datetime) -> pa.Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -18,6 +19,13 @@ class TableStore(Protocol):
         """Replace the table's whole content in one commit (snapshots keep the history)."""
 
     def delete(self, name: str, row_filter: str) -> None: ...
+
+    def writer(self, name: str) -> AbstractContextManager[BatchWriter]:
+        """Append batches that become visible together, in one commit, when the block exits without error."""
+
+
+class BatchWriter(Protocol):
+    def append(self, rows: pa.Table) -> None: ...
 
 
 class EventBus(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -60,11 +61,12 @@ class LandedObject:
     def fingerprint(self) -> str:
         return f"{self.etag}:{self.version_id}" if self.version_id else self.etag
 
-    def read(self) -> bytes:
-        arguments = {"Bucket": self.bucket, "Key": self.key}
-        if self.version_id:
-            arguments["VersionId"] = self.version_id
-        return _client("s3").get_object(**arguments)["Body"].read()
+    def download(self, folder: Path) -> Path:
+        """Copy the object to local disk (Lambda's ephemeral storage), from where ingestion streams it."""
+        path = folder / Path(self.key).name
+        extra = {"VersionId": self.version_id} if self.version_id else None
+        _client("s3").download_file(self.bucket, self.key, str(path), ExtraArgs=extra)
+        return path
 
 
 def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:

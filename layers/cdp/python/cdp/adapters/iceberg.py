@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, NoSuchTableError
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 
 from cdp.schemas import DATABASE, TABLES
 
@@ -48,6 +48,16 @@ def catalog_from_environment() -> Catalog:
     if os.environ.get("AWS_DEFAULT_REGION"):
         extra["client.region"] = os.environ["AWS_DEFAULT_REGION"]
     return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
+
+
+class _TransactionWriter:
+    def __init__(self, transaction: Transaction, schema: pa.Schema):
+        self.transaction = transaction
+        self.schema = schema
+
+    def append(self, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self.transaction.append(rows.select(self.schema.names).cast(self.schema))
 
 
 @contextmanager
@@ -109,6 +119,13 @@ class IcebergStore:
     def delete(self, name: str, row_filter: str) -> None:
         with _quiet_empty_delete():
             self._retrying(name, lambda table: table.delete(row_filter))
+
+    @contextmanager
+    def writer(self, name: str) -> Iterator[_TransactionWriter]:
+        # Each append writes its data files at once (memory stays one batch); the commit makes them visible.
+        table = self.table(name).refresh()
+        with table.transaction() as transaction:
+            yield _TransactionWriter(transaction, TABLES[name].schema)
 
     def snapshot_count(self, name: str) -> int:
         return len(self.table(name).refresh().metadata.snapshots)

@@ -38,7 +38,7 @@ class Normalised:
 
 def strip_nulls(raw: pd.Series) -> pd.Series:
     """Trim text and read null-like tokens as missing."""
-    text = raw.astype("string").str.strip()
+    text = raw.astype("string").str.replace("\x00", "", regex=False).str.strip()
     return text.mask(text.str.lower().isin(NULL_TOKENS))
 
 

@@ -1,4 +1,4 @@
-"""Read a landed file into rows of text, whatever its format, compression or encoding.
+"""Read a landed file as batches of text rows, whatever its format, compression or encoding, in bounded memory.
 
 Values stay text here: typing and normalisation belong to the source contract (``domain.validate``). Rows that
 cannot even be split into fields are returned apart, with their raw text, so that nothing is lost.
@@ -11,14 +11,25 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 CSV_DELIMITERS = ",;\t|"
+HEAD_BYTES = 1 << 20
+BLOCK_BYTES = 16 << 20  # CSV block per batch: bounds memory whatever the file's size
+JSON_LINES_PER_BATCH = 100_000
+PARQUET_ROWS_PER_BATCH = 200_000
+
+Content = Path | bytes
 
 
 class FileRejected(Exception):
@@ -35,7 +46,7 @@ class MalformedRow:
 @dataclass
 class RawRows:
     frame: pd.DataFrame  # one text column per field found in the file, in file order
-    row_numbers: list[int]  # 1-based number of each data row in the file (header excluded)
+    row_numbers: list[int] | np.ndarray  # 1-based number of each row in the file (CSV: header excluded)
     malformed: list[MalformedRow] = field(default_factory=list)
     encoding: str = "utf-8"
     delimiter: str | None = None
@@ -45,28 +56,44 @@ class RawRows:
         return len(self.frame) + len(self.malformed)
 
 
-def _decompress(data: bytes) -> bytes:
-    if data[:2] != b"\x1f\x8b":
-        return data
+@contextmanager
+def _open(content: Content) -> Iterator[BinaryIO]:
+    """The file's bytes as a stream, gunzipped on the fly when the file is gzip."""
+    raw: BinaryIO = io.BytesIO(content) if isinstance(content, bytes) else open(content, "rb")  # noqa: SIM115
     try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise FileRejected(f"the gzip archive is truncated or corrupt ({exc}); re-export and drop it again") from exc
+        magic = raw.read(2)
+        raw.seek(0)
+        yield gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw  # type: ignore[misc]
+    finally:
+        raw.close()
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _head(content: Content) -> bytes:
+    with _open(content) as stream:
+        try:
+            return stream.read(HEAD_BYTES)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise _truncated(exc) from exc
+
+
+def _truncated(exc: Exception) -> FileRejected:
+    return FileRejected(f"the gzip archive is truncated or corrupt ({exc}); re-export and drop it again")
+
+
+def _encoding(head: bytes) -> str:
     try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        # Windows exports from French tools are cp1252, a superset of Latin-1 for printable text.
-        return data.decode("cp1252", errors="replace"), "cp1252"
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the end of the sample is not evidence against UTF-8.
+        if exc.start < len(head) - 3:
+            # Windows exports from French tools are cp1252, a superset of Latin-1 for printable text.
+            return "cp1252"
+    return "utf-8"
 
 
-def _check_text(text: str) -> None:
-    sample = text[:65536]
-    if not sample.strip():
-        return
-    control = sum(1 for c in sample if c < " " and c not in "\r\n\t")
+def _check_text(head: bytes) -> None:
+    sample = head[:65536]
+    control = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 13))
     if control > max(8, len(sample) // 100):
         raise FileRejected(
             "the file is binary, not text: check that the right file was exported (expected "
@@ -75,48 +102,65 @@ def _check_text(text: str) -> None:
 
 
 def _sniff_delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:20])
+    lines = text.splitlines()[:20]
     try:
-        return csv.Sniffer().sniff(head, delimiters=CSV_DELIMITERS).delimiter
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=CSV_DELIMITERS).delimiter
     except csv.Error:
-        first = text.splitlines()[0] if text else ""
-        return max(CSV_DELIMITERS, key=first.count)
+        return max(CSV_DELIMITERS, key=(lines[0] if lines else "").count)
 
 
-def read_csv(data: bytes, delimiter: str | None = None) -> RawRows:
-    text, encoding = _decode(_decompress(data))
-    _check_text(text)
-    text = text.replace("\x00", "")
+def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding: str) -> Iterator[RawRows]:
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     if not text.strip():
         raise FileRejected("the file is empty: it has no header line")
     delimiter = delimiter or _sniff_delimiter(text)
-    header = next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=delimiter))
-    header = [h.strip() for h in header]
+    header = [h.strip().replace("\x00", "") for h in next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=delimiter))]
     skipped: list[MalformedRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        # Line numbers count the header as line 1, so they equal the 1-based data row number + 1.
-        number = (row.number or 0) - 1
-        skipped.append(MalformedRow(number, row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        # Line numbers count the header as line 1, so a data row's number is its line number - 1.
+        skipped.append(MalformedRow((row.number or 0) - 1, row.text,
+                                    f"expected {row.expected_columns} fields, found {row.actual_columns}"))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
-    skipped_numbers = {m.row_number for m in skipped}
-    row_numbers = [n for n in range(1, len(frame) + len(skipped) + 1) if n not in skipped_numbers][: len(frame)]
-    return RawRows(frame, row_numbers, skipped, encoding, delimiter)
+    with _open(content) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False,
+                                               block_size=BLOCK_BYTES, encoding=encoding),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                 invalid_row_handler=on_invalid_row),
+                convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                     strings_can_be_null=False),
+            )
+            next_number = 1
+            pending: set[int] = set()
+            yielded = False
+            for batch in reader:
+                pending |= {m.row_number for m in skipped}
+                frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+                candidates = np.arange(next_number, next_number + len(frame) + len(pending) + 1)
+                numbers = candidates[~np.isin(candidates, list(pending))][: len(frame)]
+                if len(numbers):
+                    next_number = int(numbers[-1]) + 1
+                    pending = {n for n in pending if n > numbers[-1]}
+                yield RawRows(frame, numbers, skipped.copy(), encoding, delimiter)
+                skipped.clear()
+                yielded = True
+            if skipped or not yielded:
+                empty = pd.DataFrame({name: pd.Series(dtype="string") for name in header})
+                yield RawRows(empty, [], skipped.copy(), encoding, delimiter)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise _truncated(exc) from exc
+        except pa.ArrowInvalid as exc:
+            if encoding == "utf-8" and "UTF8" in str(exc):
+                raise NotUtf8 from exc
+            raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
+
+
+class NotUtf8(Exception):
+    """Bytes past the sampled head are not UTF-8: the file must be read again, as cp1252."""
 
 
 def _as_text(value: object) -> str | None:
@@ -127,53 +171,92 @@ def _as_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_jsonl(data: bytes) -> RawRows:
-    text, encoding = _decode(_decompress(data))
-    _check_text(text)
+def _jsonl_batches(content: Content, encoding: str) -> Iterator[RawRows]:
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
     malformed: list[MalformedRow] = []
-    number = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        number += 1
+
+    def flush() -> RawRows:
+        frame = pd.DataFrame.from_records(rows).astype("string") if rows else pd.DataFrame()
+        batch = RawRows(frame, numbers.copy(), malformed.copy(), encoding)
+        rows.clear(), numbers.clear(), malformed.clear()
+        return batch
+
+    with _open(content) as stream:
+        text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=None)
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            malformed.append(MalformedRow(number, line, f"not valid JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        if not isinstance(item, dict):
-            malformed.append(MalformedRow(number, line, "expected a JSON object per line"))
-            continue
-        rows.append({key: _as_text(value) for key, value in item.items()})
-        numbers.append(number)
-    frame = pd.DataFrame.from_records(rows).astype("string") if rows else pd.DataFrame()
-    return RawRows(frame, numbers, malformed, encoding)
+            for number, line in enumerate(text, start=1):
+                line = line.lstrip("\ufeff").rstrip("\n")
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    malformed.append(MalformedRow(number, line, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+                else:
+                    if isinstance(item, dict):
+                        rows.append({key: _as_text(value) for key, value in item.items()})
+                        numbers.append(number)
+                    else:
+                        malformed.append(MalformedRow(number, line, "expected a JSON object per line"))
+                if len(rows) + len(malformed) >= JSON_LINES_PER_BATCH:
+                    yield flush()
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise _truncated(exc) from exc
+    yield flush()
 
 
-def read_parquet(data: bytes) -> RawRows:
-    try:
-        table = pq.read_table(io.BytesIO(_decompress(data)))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise FileRejected(f"not a readable Parquet file ({exc}); re-export it") from exc
-    frame = table.to_pandas().astype("string")
-    return RawRows(frame, list(range(1, len(frame) + 1)))
+def _parquet_batches(content: Content) -> Iterator[RawRows]:
+    with _open(content) as stream:
+        try:
+            parquet = pq.ParquetFile(stream)
+            start = 1
+            for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH):
+                frame = batch.to_pandas().astype("string")
+                yield RawRows(frame, np.arange(start, start + len(frame)))
+                start += len(frame)
+            if parquet.metadata.num_rows == 0:
+                names = parquet.schema_arrow.names
+                yield RawRows(pd.DataFrame({n: pd.Series(dtype="string") for n in names}), [])
+        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+            raise FileRejected(f"not a readable Parquet file ({exc}); re-export it") from exc
 
 
-def read_rows(data: bytes, file_format: str, delimiter: str | None = None) -> RawRows:
-    """Read by the declared format, except that Parquet is recognised by its magic bytes (sources such as
-    orders arrive as CSV or Parquet)."""
-    if data[:4] == b"PAR1":
-        return read_parquet(data)
-    if file_format == "csv":
-        return read_csv(data, delimiter)
-    if file_format == "jsonl":
-        return read_jsonl(data)
+def read_batches(
+    content: Content, file_format: str, delimiter: str | None = None, encoding: str | None = None
+) -> Iterator[RawRows]:
+    """Batches of rows of a file given as a path (streamed) or bytes.
+
+    Parquet is recognised by its magic bytes whatever the declared format (sources such as orders arrive as CSV
+    or Parquet); gzip by its own; the text encoding is UTF-8 (with or without BOM) or else cp1252. Raises
+    ``NotUtf8`` when a file whose start is UTF-8 turns out not to be: read it again with ``encoding="cp1252"``.
+    """
+    head = _head(content)
+    if head[:4] == b"PAR1":
+        yield from _parquet_batches(content)
+        return
+    _check_text(head)
+    encoding = encoding or _encoding(head)
     if file_format == "parquet":
-        return read_parquet(data)
-    raise FileRejected(f"unsupported format {file_format!r}")
+        raise FileRejected("expected a Parquet file, but the file does not start with Parquet's magic bytes")
+    if file_format == "jsonl":
+        yield from _jsonl_batches(content, encoding)
+        return
+    if file_format != "csv":
+        raise FileRejected(f"unsupported format {file_format!r}")
+    yield from _csv_batches(content, head, delimiter, encoding)
+
+
+def read_rows(content: Content, file_format: str, delimiter: str | None = None) -> RawRows:
+    """All rows at once: for small files and tests."""
+    batches = list(read_batches(content, file_format, delimiter))
+    frames = [b.frame for b in batches if len(b.frame.columns)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    numbers = np.concatenate([np.asarray(b.row_numbers, dtype="int64") for b in batches]) if batches else []
+    malformed = [m for b in batches for m in b.malformed]
+    first = batches[0] if batches else RawRows(pd.DataFrame(), [])
+    return RawRows(frame, numbers, malformed, first.encoding, first.delimiter)

@@ -143,8 +143,6 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
         ]
     else:
         accepted["attributes"] = [[] for _ in range(len(accepted))]
-    # Within one file the same row exported twice is one version.
-    accepted = accepted.drop_duplicates(subset=["record_key", "content_hash"], keep="last")
     for missing_column in set(table_schema.names) - set(accepted.columns):
         accepted[missing_column] = None
     accepted_table = pa.Table.from_pandas(

@@ -39,7 +39,7 @@ def open_store(workdir: Path) -> IcebergStore:
 
 
 def ingest_paths(store: IcebergStore, config: Config, source: str, paths: list[Path]) -> list[FileOutcome]:
-    return [ingest_file(store, config, source, path.read_bytes(), str(path)) for path in paths]
+    return [ingest_file(store, config, source, path, str(path)) for path in paths]
 
 
 def run_local(
@@ -56,7 +56,7 @@ def run_local(
     for source, path in landing_files(landing, config):
         if progress:
             progress(f"ingest {source}: {path.name}")
-        summary.files.append(ingest_file(store, config, source, path.read_bytes(), str(path), now=now))
+        summary.files.append(ingest_file(store, config, source, path, str(path), now=now))
     ctx = RunContext(config, store, bus, summary.run_id, as_of or now.date(), now)
     for step in STEPS:
         if progress:
