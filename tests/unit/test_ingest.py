@@ -91,3 +91,19 @@ def test_ragged_and_malformed_json_rows_are_quarantined_not_lost(store, retail_c
     assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (3, 1, 2)
     raws = sorted(q["raw"] for q in store.read("quarantine").to_pylist())
     assert raws == ['[1, 2]', '{"account_id": "A2", "email": ']
+
+
+def test_integration_events_ingest_under_the_source_contract_once(store, retail_config: Config) -> None:
+    import json
+
+    def event(event_id: str, email: str) -> str:
+        return json.dumps({"version": "0", "id": event_id, "detail-type": "Customer Updated", "source": "shop",
+                           "time": "2026-10-01T00:00:00Z", "detail": {
+                               "account_id": "A7", "email": email, "created_at": "2024-01-01T00:00:00Z"}})
+
+    first = ingest_file(store, retail_config, "accounts", (event("e1", "a@example.com") + "\n").encode(), "b1.jsonl")
+    # The same event redelivered in another batch adds nothing; a real change adds a version.
+    again = ingest_file(store, retail_config, "accounts",
+                        (event("e1", "a@example.com") + "\n" + event("e2", "b@example.com") + "\n").encode(), "b2.jsonl")
+    assert (first.rows_new, again.rows_new) == (1, 1)
+    assert sorted(r["email"] for r in store.read("records").to_pylist()) == ["a@example.com", "b@example.com"]

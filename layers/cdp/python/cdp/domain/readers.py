@@ -175,6 +175,10 @@ def _as_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _is_event(item: dict) -> bool:
+    return isinstance(item.get("detail"), dict) and "detail-type" in item and "source" in item
+
+
 def _jsonl_batches(content: Content, encoding: str) -> Iterator[RawRows]:
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
@@ -198,6 +202,10 @@ def _jsonl_batches(content: Content, encoding: str) -> Iterator[RawRows]:
                 except json.JSONDecodeError as exc:
                     malformed.append(MalformedRow(number, line, f"not valid JSON: {exc.msg} at column {exc.colno}"))
                 else:
+                    if isinstance(item, dict) and _is_event(item):
+                        # An integration event (EventBridge envelope): its detail is the row, so events published
+                        # by other systems ingest under the same source contract as files.
+                        item = item["detail"]
                     if isinstance(item, dict):
                         rows.append({key: _as_text(value) for key, value in item.items()})
                         numbers.append(number)
