@@ -51,6 +51,6 @@ def test_errors_name_the_line_the_key_the_value_and_what_is_expected(old: str, n
 
 
 def test_a_segment_rule_on_an_unknown_column_is_reported() -> None:
-    config = parse_config(broken("rule: revenue >= 500", "rule: revenu >= 500"))
+    config = parse_config(broken("rule: revenue >= 1500", "rule: revenu >= 1500"))
     problems = check_rules(config.segments)
     assert len(problems) == 1 and "high_value" in problems[0] and "revenue" in problems[0]

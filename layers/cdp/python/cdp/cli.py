@@ -23,7 +23,8 @@ from cdp.schemas import TABLES
 
 app = typer.Typer(help="Customer data platform: ingest, resolve, segment and activate first-party data.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+# Piped output (CI logs, files) gets a fixed width wide enough for the summary tables.
+console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path to cdp.yaml.")]
