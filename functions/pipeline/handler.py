@@ -22,7 +22,9 @@ metrics = Metrics(namespace="cdp")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step, run_id = event["step"], event["run_id"]
-    as_of = date.fromisoformat(event["as_of"]) if event.get("as_of") else datetime.now(UTC).date()
+    # Step Functions passes the execution's input along; an "as_of" there recomputes a past date.
+    requested = event.get("as_of") or (event.get("input") or {}).get("as_of")
+    as_of = date.fromisoformat(requested) if requested else datetime.now(UTC).date()
     logger.append_keys(step=step, run_id=run_id)
     summary = run_step(step, RunContext(aws.config(), aws.store(), aws.bus(), run_id, as_of))
     logger.info("step completed", extra={"summary": summary})

@@ -1,0 +1,38 @@
+"""CDK app: `cdk synth` / `cdk deploy` run this (see cdk.json). Context: region, config, prefix, schedule."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "layers" / "cdp" / "python"))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from cdp.config import load_config  # noqa: E402
+from infra.packaging import build_light_layer  # noqa: E402
+from infra.stack import CdpStack  # noqa: E402
+
+
+def build_app(outdir: str | None = None, context: dict | None = None) -> cdk.App:
+    app = cdk.App(outdir=outdir, context=context or {})
+    region = app.node.try_get_context("region") or "eu-west-3"
+    config_path = ROOT / (app.node.try_get_context("config") or "examples/retail/cdp.yaml")
+    stack = CdpStack(
+        app, f"{app.node.try_get_context('prefix') or 'cdp'}-platform",
+        config=load_config(config_path), config_path=config_path, light_layer=build_light_layer(),
+        schedule=app.node.try_get_context("pipeline_schedule") or "cron(0 3 * * ? *)",
+        alarm_email=app.node.try_get_context("alarm_email") or None,
+        env=cdk.Environment(region=region, account=None),
+        description="Serverless customer data platform (cdp)",
+    )
+    cdk.Tags.of(stack).add("project", "cdp")
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,73 @@
+"""The activation bus: one rule per configured channel, with the patterns the local bus also routes by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdp.config import Config
+from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name, channel_rule_pattern
+from infra.components.ingest import encrypted_queue
+
+
+# The light functions' runtime; the light layer is built for the same Python (infra/packaging.py).
+LIGHT_RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """The CDK form of a pattern dict from `cdp.events` (the same JSON reaches EventBridge)."""
+    renamed = {"detail-type": "detail_type"}
+    return events.EventPattern(**{renamed.get(key, key): value for key, value in pattern.items()})
+
+
+class Activation(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, key: kms.IKey, data: s3.Bucket,
+                 sender_code: lambda_.Code, sender_layers: list[lambda_.ILayerVersion]) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
+        self.bus.archive("Archive", description="Every platform event, for replay and audits",
+                         event_pattern=events.EventPattern(source=[EVENT_SOURCE]), retention=Duration.days(365))
+        # EventBridge and SQS must be able to use the key of the encrypted channel queues.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+        ))
+        self.queues: dict[str, Any] = {}
+        self.dead_letter_alarms: list[cloudwatch.Alarm] = []
+        for channel in config.channels:
+            dead_letters = encrypted_queue(self, f"{channel}DeadLetters", key, retention_period=Duration.days(14))
+            queue = encrypted_queue(
+                self, f"{channel}Queue", key, visibility_timeout=Duration.minutes(6),
+                dead_letter_queue={"max_receive_count": 5, "queue": dead_letters},
+            )
+            rule = events.Rule(self, f"{channel}Rule", event_bus=self.bus, rule_name=channel_rule_name(channel),
+                               event_pattern=event_pattern(channel_rule_pattern(channel)),
+                               description=f"Activation events for channel {channel}")
+            rule.add_target(targets.SqsQueue(queue, retry_attempts=8, max_event_age=Duration.hours(24),
+                                             dead_letter_queue=dead_letters))
+            sender = lambda_.Function(
+                self, f"{channel}Sender", runtime=LIGHT_RUNTIME, handler="handler.handler",
+                code=sender_code, layers=sender_layers, memory_size=256, timeout=Duration.minutes(1),
+                tracing=lambda_.Tracing.ACTIVE, description=f"Delivers activation events to channel {channel}",
+                environment={"CDP_CHANNEL": channel, "CDP_DATA_BUCKET": data.bucket_name,
+                             "POWERTOOLS_SERVICE_NAME": f"cdp-sender-{channel}"},
+            )
+            sender.add_event_source(sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True))
+            data.grant_put(sender, f"outbox/{channel}/*")
+            self.queues[channel] = queue
+            self.dead_letter_alarms.append(cloudwatch.Alarm(
+                self, f"{channel}DeadLettersAlarm", threshold=1, evaluation_periods=1,
+                metric=dead_letters.metric_approximate_number_of_messages_visible(),
+                alarm_description=f"Activation events for {channel} that could not be delivered",
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ))

@@ -1,0 +1,31 @@
+"""Alarms to a topic, and a dashboard of them."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class Observability(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, alarms: list[cloudwatch.Alarm],
+                 email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        # CloudWatch publishes alarms to the encrypted topic with the platform's key.
+        key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        ))
+        self.topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="CDP alarms")
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        for alarm in alarms:
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(alarms=alarms, title="Customer data platform", width=24))
+        for alarm in alarms:
+            dashboard.add_widgets(cloudwatch.AlarmWidget(alarm=alarm, title=alarm.node.id, width=12))

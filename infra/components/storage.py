@@ -1,0 +1,39 @@
+"""The data bucket (landing zone, Iceberg warehouse, channel outboxes) and the key that encrypts everything."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+LANDING_PREFIX = "landing/"
+WAREHOUSE_PREFIX = "warehouse"
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(self, "Key", description="Encrypts the customer data platform's data at rest",
+                           enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)
+        # Queues, topics and logs get a key of their own: the landing queue's key policy names the bucket, and
+        # the bucket names its key, so one shared key would make a dependency cycle.
+        self.messaging_key = kms.Key(self, "MessagingKey", enable_key_rotation=True,
+                                     description="Encrypts the platform's queues, topics and logs")
+        # S3 server access logs cannot be delivered to a KMS-encrypted bucket: this one uses S3-managed keys.
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))], removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.data = s3.Bucket(
+            self, "Data", encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
+            enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            server_access_logs_bucket=self.access_logs, server_access_logs_prefix="data/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    @property
+    def warehouse_uri(self) -> str:
+        return f"s3://{self.data.bucket_name}/{WAREHOUSE_PREFIX}"

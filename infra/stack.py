@@ -1,0 +1,83 @@
+"""The platform's stack: storage, catalog, ingestion, pipeline, activation and observability, composed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from cdp.config import Config
+from cdp.events import BUS_NAME
+from cdp.schemas import DATABASE
+from infra.components.activation import LIGHT_RUNTIME, Activation
+from infra.components.catalog import Catalog
+from infra.components.ingest import Ingest
+from infra.components.observability import Observability
+from infra.components.pipeline import Pipeline
+from infra.components.storage import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CdpStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, config_path: Path,
+                 light_layer: Path, schedule: str, alarm_email: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = Storage(self, "Storage")
+        catalog = Catalog(self, "Catalog", warehouse_uri=storage.warehouse_uri)
+        environment = {
+            "CDP_CONFIG": "/var/task/cdp.yaml", "CDP_CATALOG": "glue", "CDP_WAREHOUSE": storage.warehouse_uri,
+            "CDP_DATABASE": DATABASE, "CDP_EVENT_BUS": BUS_NAME, "CDP_DATA_BUCKET": storage.data.bucket_name,
+            "POWERTOOLS_SERVICE_NAME": "cdp", "POWERTOOLS_METRICS_NAMESPACE": "cdp",
+        }
+
+        def image(handler: str) -> lambda_.DockerImageCode:
+            # One image for every data function (same asset, built once); the command picks the handler.
+            return lambda_.DockerImageCode.from_image_asset(
+                str(ROOT), file="Dockerfile", cmd=[handler], platform=ecr_assets.Platform.LINUX_AMD64,
+                build_args={"CDP_CONFIG": config_path.resolve().relative_to(ROOT).as_posix()},
+                ignore_mode=None, exclude=[".git", ".venv", "node_modules", "cdk.out", "build", "tests", "bench",
+                                           "docs", "**/__pycache__", "**/*.egg-info", "cdp-demo"],
+            )
+
+        ingest = Ingest(self, "Ingest", data=storage.data, key=storage.messaging_key, environment=environment,
+                        code=image("functions.ingest.handler.handler"))
+        pipeline = Pipeline(self, "Pipeline", key=storage.messaging_key, environment=environment, schedule=schedule,
+                            code=image("functions.pipeline.handler.handler"))
+        cdp_layer = lambda_.LayerVersion(
+            self, "CdpLayer", compatible_runtimes=[LIGHT_RUNTIME], description="The cdp package (pure parts)",
+            code=lambda_.Code.from_asset(str(ROOT / "layers" / "cdp"), exclude=["**/__pycache__", "**/*.egg-info"]),
+        )
+        light = lambda_.LayerVersion(
+            self, "LightLayer", compatible_runtimes=[LIGHT_RUNTIME], code=lambda_.Code.from_asset(str(light_layer)),
+            description="aws-lambda-powertools for the light functions",
+        )
+        activation = Activation(
+            self, "Activation", config=config, key=storage.messaging_key, data=storage.data, sender_layers=[cdp_layer, light],
+            sender_code=lambda_.Code.from_asset(str(ROOT / "functions" / "channel_sender"),
+                                                exclude=["**/__pycache__"]),
+        )
+        for function in (ingest.function, pipeline.function):
+            storage.data.grant_read_write(function)
+            catalog.grant_read_write(function)
+            activation.bus.grant_put_events_to(function)
+        Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
+                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, *activation.dead_letter_alarms])
+        self._suppress_reviewed_findings()
+
+    def _suppress_reviewed_findings(self) -> None:
+        NagSuppressions.add_stack_suppressions(self, [
+            {"id": "AwsSolutions-IAM4", "reason": "Lambda functions use the AWS managed basic execution role "
+                                                  "(CloudWatch Logs only), and CDK's bucket-notification helper does too"},
+            {"id": "AwsSolutions-IAM5", "reason": "Wildcards come from CDK grants scoped to this stack's own bucket "
+                                                  "prefixes, key, Glue tables of database cdp, and X-Ray (which "
+                                                  "has no resource-level permissions)"},
+        ])
+        NagSuppressions.add_resource_suppressions(
+            self.node.find_child("Storage").node.find_child("AccessLogs"),
+            [{"id": "AwsSolutions-S1", "reason": "This is the access-log bucket; logging it into itself would loop"}],
+        )

@@ -1,0 +1,173 @@
+"""What a reviewer checks in the synthesized stack: encryption, DLQs, retries, one source of truth, cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cdp.config import example_config_path, load_config
+from cdp.events import BUS_NAME, channel_rule_name, channel_rule_pattern
+from cdp.pipeline.steps import STEP_NAMES
+from cdp.schemas import DATABASE, TABLES, glue_type
+from infra.packaging import directory_bytes
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+LAMBDA_ZIP_LIMIT = 250 * 1024 * 1024
+
+
+def resources(synthesized, resource_type: str) -> dict[str, dict]:
+    return {k: r for k, r in synthesized.template_json["Resources"].items() if r["Type"] == resource_type}
+
+
+def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesized) -> None:
+    template = synthesized.template
+    template.has_resource_properties("AWS::S3::Bucket", {
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()},
+             "BucketKeyEnabled": True}]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LoggingConfiguration": Match.object_like({"LogFilePrefix": "data/"}),
+    })
+    for policy in resources(synthesized, "AWS::S3::BucketPolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in statements)
+    for key in resources(synthesized, "AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(synthesized) -> None:
+    queues = resources(synthesized, "AWS::SQS::Queue")
+    assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
+    dead_letter_targets = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                           for q in queues.values() if "RedrivePolicy" in q["Properties"]}
+    channels = load_config(example_config_path()).channels
+    assert len(dead_letter_targets) == 1 + len(channels)  # the landing queue and one per channel
+    assert len(queues) == 2 * (1 + len(channels))
+
+
+def test_landed_files_reach_the_ingest_function_with_partial_batch_failures(synthesized) -> None:
+    template = synthesized.template
+    template.has_resource_properties("Custom::S3BucketNotifications", {"NotificationConfiguration": {
+        "QueueConfigurations": [Match.object_like({
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}}})]}})
+    mappings = resources(synthesized, "AWS::Lambda::EventSourceMapping")
+    assert mappings and all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+                            for m in mappings.values())
+
+
+def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized) -> None:
+    functions = resources(synthesized, "AWS::Lambda::Function")
+    images = {k: f for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"}
+    commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images.values())
+    assert commands == ["functions.ingest.handler.handler", "functions.pipeline.handler.handler"]
+    assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
+    for function in images.values():
+        environment = function["Properties"]["Environment"]["Variables"]
+        assert environment["CDP_CATALOG"] == "glue" and environment["CDP_DATABASE"] == DATABASE
+
+
+def test_every_zip_function_with_its_layers_fits_in_lambda(synthesized) -> None:
+    functions = resources(synthesized, "AWS::Lambda::Function")
+    layers = resources(synthesized, "AWS::Lambda::LayerVersion")
+    def asset_dir(s3_key: Any) -> Path:
+        # A zip asset's S3 key is "<hash>.zip"; the assembly keeps its unzipped content in asset.<hash>/.
+        return synthesized.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+
+    code = {k: f["Properties"]["Code"].get("S3Key") for k, f in functions.items()}
+    code |= {k: layer["Properties"]["Content"]["S3Key"] for k, layer in layers.items()}
+    zips = [k for k, f in functions.items()
+            if isinstance(code[k], str) and f["Properties"].get("Layers") and asset_dir(code[k]).is_dir()]
+    assert zips, "the channel senders are zip functions"
+    for name in zips:
+        layer_ids = [ref["Ref"] for ref in functions[name]["Properties"]["Layers"]]
+        total = directory_bytes(asset_dir(code[name])) + sum(directory_bytes(asset_dir(code[layer]))
+                                                             for layer in layer_ids)
+        print(f"{name}: {total / 1e6:.1f} MB unzipped with {len(layer_ids)} layers")
+        assert total < LAMBDA_ZIP_LIMIT
+
+
+def test_glue_catalog_declares_every_table_as_iceberg_with_its_schema(synthesized) -> None:
+    synthesized.template.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": Match.object_like(
+        {"Name": DATABASE})})
+    tables = {t["Properties"]["TableInput"]["Name"]: t["Properties"]
+              for t in resources(synthesized, "AWS::Glue::Table").values()}
+    assert set(tables) == set(TABLES)
+    for name, spec in TABLES.items():
+        declared = tables[name]
+        assert declared["OpenTableFormatInput"]["IcebergInput"]["MetadataOperation"] == "CREATE"
+        columns = declared["TableInput"]["StorageDescriptor"]["Columns"]
+        assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue_type(f.type)) for f in spec.schema]
+
+
+def _definition(synthesized) -> dict[str, Any]:
+    (machine,) = resources(synthesized, "AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "ARN" for p in parts))
+
+
+def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> None:
+    definition = _definition(synthesized)
+    order, state = [], definition["StartAt"]
+    while state in definition["States"] and definition["States"][state]["Type"] == "Task":
+        order.append(state)
+        state = definition["States"][state].get("Next")
+    assert tuple(order) == STEP_NAMES
+    for name in STEP_NAMES:
+        task = definition["States"][name]
+        assert any("CommitFailedException" in r["ErrorEquals"] for r in task["Retry"])
+        assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_pipeline_logs_leave_out_execution_data_and_are_traced(synthesized) -> None:
+    synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
+        "TracingConfiguration": {"Enabled": True},
+        "LoggingConfiguration": Match.object_like({"IncludeExecutionData": False, "Level": "ALL"}),
+    })
+
+
+def test_one_rule_per_channel_with_the_local_bus_pattern_retries_and_dead_letters(synthesized) -> None:
+    channels = load_config(example_config_path()).channels
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(synthesized, "AWS::Events::Rule").values()
+             if "EventBusName" in r["Properties"]}
+    assert set(rules) == {channel_rule_name(c) for c in channels}
+    for channel in channels:
+        rule = rules[channel_rule_name(channel)]
+        assert rule["EventPattern"] == channel_rule_pattern(channel)
+        (target,) = rule["Targets"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        assert "Arn" in target["DeadLetterConfig"]
+    synthesized.template.has_resource_properties("AWS::Events::EventBus", {"Name": BUS_NAME})
+    synthesized.template.resource_count_is("AWS::Events::Archive", 1)
+
+
+def test_alarms_cover_dead_letters_and_failed_runs(synthesized) -> None:
+    alarms = resources(synthesized, "AWS::CloudWatch::Alarm").values()
+    metrics = {a["Properties"].get("MetricName") for a in alarms}
+    assert {"ApproximateNumberOfMessagesVisible", "ExecutionsFailed"} <= metrics
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+def test_default_region_is_paris() -> None:
+    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    assert context["region"] == "eu-west-3"
+
+
+def test_cdk_nag_finds_no_unsuppressed_error_and_every_suppression_has_a_reason(synthesized) -> None:
+    assert synthesized.metadata  # the findings live there: an empty read would prove nothing
+    errors = [(path, entry["data"]) for path, entries in synthesized.metadata.items() for entry in entries
+              if entry["type"] == "aws:cdk:error" and str(entry["data"]).startswith("AwsSolutions-")]
+    assert errors == []
+    report = next(synthesized.outdir.glob("AwsSolutions-*-NagReport.csv")).read_text()
+    assert "Non-Compliant" not in report
+    suppressions = [s for r in [synthesized.template_json, *synthesized.template_json["Resources"].values()]
+                    for s in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])]
+    assert suppressions
+    assert all(len(s["reason"]) >= 20 for s in suppressions)
