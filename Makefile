@@ -27,11 +27,12 @@ test: install
 bench: $(BIN)/cdp
 	bench/run --quick
 
+# The CDK CLI runs cdk.json's `python3 infra/app.py`: with .venv first on PATH, that is the project's Python.
 synth: install
-	node_modules/.bin/cdk synth --quiet
+	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk synth --quiet
 
 deploy: install
-	node_modules/.bin/cdk deploy
+	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk deploy
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build cdp-demo

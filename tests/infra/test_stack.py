@@ -171,3 +171,18 @@ def test_cdk_nag_finds_no_unsuppressed_error_and_every_suppression_has_a_reason(
                     for s in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])]
     assert suppressions
     assert all(len(s["reason"]) >= 20 for s in suppressions)
+
+
+def test_the_pinned_cdk_cli_reads_the_assembly(synthesized) -> None:
+    import os
+    import subprocess
+
+    cli = Path(__file__).parents[2] / "node_modules" / ".bin" / "cdk"
+    if not cli.exists():
+        if os.environ.get("CI"):
+            pytest.fail("node_modules/.bin/cdk is missing: `make test` installs it with npm ci")
+        pytest.skip("the pinned CDK CLI is not installed (npm ci)")
+    listed = subprocess.run([str(cli), "ls", "--app", str(synthesized.outdir)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"})
+    assert listed.returncode == 0, listed.stderr
+    assert "cdp-platform" in listed.stdout
