@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.adapters import aws
 from cdp.pipeline.run import RunContext, run_step
+from cdp.pipeline.steps import STEP_NAMES
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="cdp")
 
 
+class ExecutionInput(BaseModel):
+    as_of: date | None = None
+
+
+class StepRequest(BaseModel):
+    """What the state machine sends: the step, the execution name as run id, and the execution's input."""
+
+    step: Literal[STEP_NAMES]  # type: ignore[valid-type]
+    run_id: str
+    as_of: date | None = None
+    input: ExecutionInput = ExecutionInput()
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step, run_id = event["step"], event["run_id"]
-    # Step Functions passes the execution's input along; an "as_of" there recomputes a past date.
-    requested = event.get("as_of") or (event.get("input") or {}).get("as_of")
-    as_of = date.fromisoformat(requested) if requested else datetime.now(UTC).date()
+@event_parser(model=StepRequest)
+def handler(event: StepRequest, context: LambdaContext) -> dict[str, Any]:
+    step, run_id = event.step, event.run_id
+    # An "as_of" in the execution's input recomputes a past date (backfills, audits).
+    as_of = event.as_of or event.input.as_of or datetime.now(UTC).date()
     logger.append_keys(step=step, run_id=run_id)
     summary = run_step(step, RunContext(aws.config(), aws.store(), aws.bus(), run_id, as_of))
     logger.info("step completed", extra={"summary": summary})

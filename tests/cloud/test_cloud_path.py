@@ -18,7 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cdp.adapters import aws
-from cdp.events import BUS_NAME, channel_rule_name, channel_rule_pattern
+from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
 
@@ -90,7 +90,15 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         events.put_rule(Name=rule, EventBusName=BUS_NAME, EventPattern=json.dumps(channel_rule_pattern(channel)))
         events.put_targets(Rule=rule, EventBusName=BUS_NAME, Targets=[{"Id": channel, "Arn": arn}])
         channel_queues[channel] = url
-    yield {"bucket": bucket, "s3": s3, "sqs": sqs, "landing_queue": landing_queue, "channel_queues": channel_queues}
+    ingested_url = sqs.create_queue(QueueName=f"ingested-{suffix}")["QueueUrl"]
+    ingested_arn = sqs.get_queue_attributes(QueueUrl=ingested_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"ingested-{suffix}", EventBusName=BUS_NAME,
+                    EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [FILE_INGESTED]}))
+    events.put_targets(Rule=f"ingested-{suffix}", EventBusName=BUS_NAME, Targets=[{"Id": "q", "Arn": ingested_arn}])
+    yield {"bucket": bucket, "s3": s3, "sqs": sqs, "landing_queue": landing_queue, "channel_queues": channel_queues,
+           "ingested_queue": ingested_url}
+    events.remove_targets(Rule=f"ingested-{suffix}", EventBusName=BUS_NAME, Ids=["q"])
+    events.delete_rule(Name=f"ingested-{suffix}", EventBusName=BUS_NAME)
     for channel in channel_queues:
         rule = f"{channel_rule_name(channel)}-{suffix}"
         events.remove_targets(Rule=rule, EventBusName=BUS_NAME, Ids=[channel])
@@ -150,6 +158,19 @@ def test_dropped_file_reaches_the_iceberg_tables_in_glue(cloud, small_landing: P
     parameters = glue.get_table(DatabaseName=aws.os.environ["CDP_DATABASE"], Name="records")["Table"]["Parameters"]
     assert parameters["table_type"].upper() == "ICEBERG"
     assert parameters["metadata_location"].startswith(f"s3://{cloud['bucket']}/warehouse/")
+    # Each file announces itself on the bus with its counts.
+    announced = [json.loads(m["Body"])["detail"] for m in drain(cloud["sqs"], cloud["ingested_queue"])]
+    assert sorted((a["source"], a["rows_in"], a["rows_quarantined"]) for a in announced) == [
+        ("accounts", 3, 1), ("crm", 5, 1), ("orders", 6, 0)]
+
+
+def test_the_pipeline_function_refuses_an_unknown_step(cloud) -> None:
+    from aws_lambda_powertools.utilities.parser import ValidationError
+
+    from functions.pipeline.handler import handler
+
+    with pytest.raises(ValidationError):
+        handler({"step": "publish_everything", "run_id": "r"}, FakeLambdaContext())
 
 
 def test_the_same_object_notified_twice_adds_nothing(cloud, small_landing: Path) -> None:
