@@ -34,6 +34,8 @@ def test_every_row_is_accepted_or_quarantined_with_reasons(store, retail_config:
     assert records["crm:C3"]["first_name"] == "Hélène" and records["crm:C3"]["email_opt_in"] is False
     # An invalid optional field is dropped to null, the row is kept and counted as a warning.
     assert records["crm:C5"]["birth_date"] is None and outcome.rows_warned == 1
+    assert records["crm:C5"]["warnings"] == [{"field": "birth_date", "value": "31/02/1990", "rule": "date"}]
+    assert not records["crm:C1"]["warnings"]
 
 
 def test_same_file_dropped_twice_adds_nothing(store, retail_config: Config) -> None:

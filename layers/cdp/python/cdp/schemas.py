@@ -19,6 +19,7 @@ _LINEAGE = [
     pa.field("row_number", pa.int64(), nullable=False),
     pa.field("content_hash", pa.string(), nullable=False),
     pa.field("attributes", ATTRIBUTES),
+    pa.field("warnings", pa.list_(pa.struct([("field", pa.string()), ("value", pa.string()), ("rule", pa.string())]))),
     pa.field("ingested_at", TIMESTAMP, nullable=False),
 ]
 

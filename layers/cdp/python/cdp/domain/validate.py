@@ -84,6 +84,7 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     fatal = pd.Series(False, index=frame.index)
     warned = pd.Series(False, index=frame.index)
     problems: list[tuple[str, pd.Series, pd.Series, str]] = []
+    warnings: list[tuple[str, pd.Series, pd.Series, str]] = []
     for name in declared:
         column = spec.columns[name]
         raw_text = frame[name] if name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -96,6 +97,7 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
             fatal |= absent | result.invalid
         else:
             warned |= result.invalid
+            warnings.append((name, result.invalid, raw_text, result.rule))
         normalised[spec.target(name)] = result.values
 
     reasons = _reasons_column(problems, n)
@@ -135,6 +137,9 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     accepted["file_id"] = file_id
     accepted["row_number"] = np.asarray(rows.row_numbers, dtype="int64")[keep]
     accepted["ingested_at"] = now
+    # An invalid optional value is dropped to null; the row keeps the reason, so nothing is silently lost.
+    accepted["warnings"] = [w or None for w in np.asarray(_reasons_column(warnings, n), dtype=object)[keep]] \
+        if warned.any() else None
     if unknown:
         extra = frame.loc[keep, unknown].apply(normalize.strip_nulls)
         accepted["attributes"] = [
