@@ -16,6 +16,7 @@ from cdp.schemas import DATABASE
 from infra.components.activation import LIGHT_RUNTIME, Activation
 from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
+from infra.components.integrations import Integrations
 from infra.components.observability import Observability
 from infra.components.pipeline import Pipeline
 from infra.components.storage import Storage
@@ -60,6 +61,11 @@ class CdpStack(Stack):
             self, "Activation", config=config, key=storage.messaging_key, data=storage.data, sender_layers=[cdp_layer, light],
             sender_code=lambda_.Code.from_asset(str(ROOT / "functions" / "channel_sender"),
                                                 exclude=["**/__pycache__"]),
+        )
+        Integrations(
+            self, "Integrations", config=config, bus=activation.bus, key=storage.messaging_key, data=storage.data,
+            layers=[cdp_layer, light],
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
         for function in (ingest.function, pipeline.function):
             storage.data.grant_read_write(function)

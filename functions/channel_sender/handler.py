@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cdp.adapters.outbox import put_jsonl
 from cdp.events import EVENT_SOURCE, SEGMENT_MEMBERSHIP_CHANGED
 
 logger = Logger()
@@ -52,8 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if Delivery.events:
         channel = os.environ["CDP_CHANNEL"]
         key = f"outbox/{channel}/{datetime.now(UTC):%Y-%m-%d}/{context.aws_request_id}.jsonl"
-        body = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in Delivery.events)
-        s3.put_object(Bucket=os.environ["CDP_DATA_BUCKET"], Key=key, Body=body.encode("utf-8"))
+        put_jsonl(s3, os.environ["CDP_DATA_BUCKET"], key, Delivery.events)
         metrics.add_metric("EventsDelivered", MetricUnit.Count, len(Delivery.events))
         logger.info("events delivered", extra={"channel": channel, "events": len(Delivery.events)})
     return response

@@ -24,10 +24,33 @@ from infra.components.ingest import encrypted_queue
 LIGHT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
+_MATCHERS = {
+    "anything-but": lambda argument: events.Match.anything_but(*(argument if isinstance(argument, list) else [argument])),
+    "prefix": events.Match.prefix,
+    "suffix": events.Match.suffix,
+    "exists": lambda argument: events.Match.exists() if argument else events.Match.does_not_exist(),
+    "equals-ignore-case": events.Match.equals_ignore_case,
+    "wildcard": events.Match.wildcard,
+}
+
+
+def _cdk_values(values: Any) -> Any:
+    """EventPattern's typed fields take content filters as `events.Match` tokens, not as JSON objects."""
+    if isinstance(values, dict):
+        return {key: _cdk_values(value) for key, value in values.items()}
+    filters = [v for v in values if isinstance(v, dict)]
+    if not filters:
+        return values
+    if len(values) != 1:
+        raise ValueError(f"a pattern list mixes a content filter with other values: {values}")
+    ((operator, argument),) = filters[0].items()
+    return _MATCHERS[operator](argument)
+
+
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
-    """The CDK form of a pattern dict from `cdp.events` (the same JSON reaches EventBridge)."""
+    """The CDK form of a pattern dict from `cdp.events` (the same JSON reaches EventBridge, as the tests check)."""
     renamed = {"detail-type": "detail_type"}
-    return events.EventPattern(**{renamed.get(key, key): value for key, value in pattern.items()})
+    return events.EventPattern(**{renamed.get(key, key): _cdk_values(value) for key, value in pattern.items()})
 
 
 class Activation(Construct):

@@ -253,3 +253,41 @@ def test_a_retried_activate_step_contacts_nobody_twice(cloud, small_landing: Pat
     handler({"step": "activate", "run_id": "run-retry", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
     assert sum(first.values()) > 0
     assert all(len(drain(cloud["sqs"], url)) == 0 for url in cloud["channel_queues"].values())
+
+
+def test_events_published_by_other_systems_land_and_ingest_under_their_source(
+    cloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdp.events import integration_rule_pattern
+    from functions.ingest.handler import handler as ingest
+    from functions.integration_batcher.handler import handler as batcher
+
+    sqs, events = cloud["sqs"], boto3.client("events", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"],
+                                              region_name=REGION)
+    spec = aws.config().sources["orders"]
+    url = sqs.create_queue(QueueName=f"orders-events-{tmp_path.name[-12:]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"orders-events-{tmp_path.name[-12:]}"
+    events.put_rule(Name=rule, EventBusName=BUS_NAME, EventPattern=json.dumps(integration_rule_pattern(spec.events)))
+    events.put_targets(Rule=rule, EventBusName=BUS_NAME, Targets=[{"Id": "q", "Arn": arn}])
+    order = {"order_id": "W1", "account_id": "A1", "email": "jean.dupont@gmail.com",
+             "order_date": "2026-10-30T10:00:00", "channel": "web", "amount": "49.90", "currency": "EUR"}
+    for detail in (order, order, {**order, "order_id": "W2", "amount": "oops"}):  # a redelivery and a bad one
+        events.put_events(Entries=[{"EventBusName": BUS_NAME, "Source": "shop", "DetailType": "Order Placed",
+                                    "Detail": json.dumps(detail)}])
+    events.put_events(Entries=[{"EventBusName": BUS_NAME, "Source": "cdp", "DetailType": "Order Placed",
+                                "Detail": json.dumps(order)}])  # the platform's own events never loop back
+
+    monkeypatch.setenv("CDP_SOURCE", "orders")
+    monkeypatch.setenv("CDP_DATA_BUCKET", cloud["bucket"])
+    assert batcher(as_sqs_event(drain(sqs, url)), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert ingest(as_sqs_event([m for m in drain(sqs, cloud["landing_queue"]) if "Records" in json.loads(m["Body"])]),
+                  FakeLambdaContext()) == {"batchItemFailures": []}
+
+    (landed,) = aws.store().read("files").to_pylist()
+    assert landed["uri"].startswith(f"s3://{cloud['bucket']}/landing/orders/events/")
+    assert (landed["rows_in"], landed["rows_accepted"], landed["rows_quarantined"]) == (3, 2, 1)
+    assert aws.store().read("orders").to_pylist()[0]["order_id"] == "W1"
+    assert aws.store().read("orders").num_rows == 1  # the redelivered event added no second version
+    events.remove_targets(Rule=rule, EventBusName=BUS_NAME, Ids=["q"])
+    events.delete_rule(Name=rule, EventBusName=BUS_NAME)

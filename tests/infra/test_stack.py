@@ -10,7 +10,13 @@ import pytest
 from aws_cdk.assertions import Match
 
 from cdp.config import example_config_path, load_config
-from cdp.events import BUS_NAME, channel_rule_name, channel_rule_pattern
+from cdp.events import (
+    BUS_NAME,
+    channel_rule_name,
+    channel_rule_pattern,
+    integration_rule_name,
+    integration_rule_pattern,
+)
 from cdp.pipeline.steps import STEP_NAMES
 from cdp.schemas import DATABASE, TABLES, glue_type
 from infra.packaging import directory_bytes
@@ -47,9 +53,11 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(s
     assert all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
     dead_letter_targets = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
                            for q in queues.values() if "RedrivePolicy" in q["Properties"]}
-    channels = load_config(example_config_path()).channels
-    assert len(dead_letter_targets) == 1 + len(channels)  # the landing queue and one per channel
-    assert len(queues) == 2 * (1 + len(channels))
+    config = load_config(example_config_path())
+    integrations = [s for s in config.sources.values() if s.events]
+    # The landing queue, one per channel and one per source fed by integration events: each with its own DLQ.
+    assert len(dead_letter_targets) == 1 + len(config.channels) + len(integrations)
+    assert len(queues) == 2 * len(dead_letter_targets)
 
 
 def test_landed_files_reach_the_ingest_function_with_partial_batch_failures(synthesized) -> None:
@@ -136,7 +144,7 @@ def test_pipeline_logs_leave_out_execution_data_and_are_traced(synthesized) -> N
 def test_one_rule_per_channel_with_the_local_bus_pattern_retries_and_dead_letters(synthesized) -> None:
     channels = load_config(example_config_path()).channels
     rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(synthesized, "AWS::Events::Rule").values()
-             if "EventBusName" in r["Properties"]}
+             if r["Properties"].get("Name", "").startswith("cdp-activation-")}
     assert set(rules) == {channel_rule_name(c) for c in channels}
     for channel in channels:
         rule = rules[channel_rule_name(channel)]
@@ -146,6 +154,17 @@ def test_one_rule_per_channel_with_the_local_bus_pattern_retries_and_dead_letter
         assert "Arn" in target["DeadLetterConfig"]
     synthesized.template.has_resource_properties("AWS::Events::EventBus", {"Name": BUS_NAME})
     synthesized.template.resource_count_is("AWS::Events::Archive", 1)
+
+
+def test_integration_events_are_routed_by_the_shared_pattern_to_their_source(synthesized) -> None:
+    config = load_config(example_config_path())
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(synthesized, "AWS::Events::Rule").values()
+             if "Name" in r["Properties"]}
+    for source, spec in config.sources.items():
+        if spec.events:
+            rule = rules[integration_rule_name(source)]
+            assert rule["EventPattern"] == integration_rule_pattern(spec.events)
+            assert rule["Targets"][0]["DeadLetterConfig"]
 
 
 def test_alarms_cover_dead_letters_and_failed_runs(synthesized) -> None:

@@ -40,6 +40,9 @@ class SourceSpec(_Model):
     links: dict[str, str] = Field(
         {}, description="Columns holding the key of a person record of another source, e.g. customer_id: crm."
     )
+    events: tuple[str, ...] = Field(
+        (), description="EventBridge detail-types whose detail is a row of this source (e.g. Order Placed)."
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -30,6 +30,15 @@ def channel_rule_pattern(channel: str) -> dict[str, Any]:
     }
 
 
+def integration_rule_name(source: str) -> str:
+    return f"cdp-integration-{source}"
+
+
+def integration_rule_pattern(detail_types: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Events that other systems publish for a source (e.g. Order Placed), never the platform's own."""
+    return {"source": [{"anything-but": [EVENT_SOURCE]}], "detail-type": list(detail_types)}
+
+
 def envelope(detail_type: str, detail: dict[str, Any], *, event_id: str, time: str) -> dict[str, Any]:
     """An event as EventBridge delivers it to a target, so local outboxes and cloud queues carry one shape."""
     return {

@@ -251,7 +251,8 @@ def read_batches(
     encoding = encoding or _encoding(head)
     if file_format == "parquet":
         raise FileRejected("expected a Parquet file, but the file does not start with Parquet's magic bytes")
-    if file_format == "jsonl":
+    # Integration events arrive as JSON Lines whatever the source's file format; a CSV header never opens with {.
+    if file_format == "jsonl" or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         yield from _jsonl_batches(content, encoding)
         return
     if file_format != "csv":
