@@ -6,7 +6,6 @@ point that email, SMS and ads-audience connectors pick up; it mirrors the local 
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -14,11 +13,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters.outbox import put_jsonl
+from cdp.adapters.outbox import relay_batch
 from cdp.events import EVENT_SOURCE, SEGMENT_MEMBERSHIP_CHANGED
 
 logger = Logger()
@@ -28,32 +26,22 @@ processor = BatchProcessor(event_type=EventType.SQS)
 s3 = boto3.client("s3", endpoint_url=os.environ.get("CDP_S3_ENDPOINT") or None)
 
 
-class Delivery:
-    """Events accepted from the current batch, written together once the batch is read."""
-
-    events: list[dict[str, Any]] = []
-
-
-def accept(record: SQSRecord) -> None:
-    event = json.loads(record.body)
+def for_this_channel(event: dict[str, Any]) -> None:
     channel = os.environ["CDP_CHANNEL"]
     if event.get("source") != EVENT_SOURCE or event.get("detail-type") != SEGMENT_MEMBERSHIP_CHANGED:
         raise ValueError(f"not an activation event: {event.get('source')!r} / {event.get('detail-type')!r}")
     if channel not in event["detail"].get("channels", []) or event["detail"].get("holdout"):
         raise ValueError(f"event {event.get('id')} is not for channel {channel!r}")
-    Delivery.events.append(event)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    Delivery.events = []
-    response = process_partial_response(event=event, record_handler=accept, processor=processor, context=context)
-    if Delivery.events:
-        channel = os.environ["CDP_CHANNEL"]
-        key = f"outbox/{channel}/{datetime.now(UTC):%Y-%m-%d}/{context.aws_request_id}.jsonl"
-        put_jsonl(s3, os.environ["CDP_DATA_BUCKET"], key, Delivery.events)
-        metrics.add_metric("EventsDelivered", MetricUnit.Count, len(Delivery.events))
-        logger.info("events delivered", extra={"channel": channel, "events": len(Delivery.events)})
+    channel = os.environ["CDP_CHANNEL"]
+    key = f"outbox/{channel}/{datetime.now(UTC):%Y-%m-%d}/{context.aws_request_id}.jsonl"
+    response, delivered = relay_batch(event, context, processor=processor, check=for_this_channel, s3=s3,
+                                      bucket=os.environ["CDP_DATA_BUCKET"], key=key)
+    metrics.add_metric("EventsDelivered", MetricUnit.Count, delivered)
+    logger.info("events delivered", extra={"channel": channel, "events": delivered})
     return response
