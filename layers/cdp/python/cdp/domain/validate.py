@@ -49,12 +49,14 @@ def _normalise(column: ColumnSpec, raw: pd.Series, spec: SourceSpec, today: date
             return normalize.text(raw)
 
 
-def _reasons_column(problems: list[tuple[str, pd.Series, pd.Series, str]], length: int) -> list[list[dict]]:
-    reasons: list[list[dict]] = [[] for _ in range(length)]
+def _reasons_by_row(problems: list[tuple[str, pd.Series, pd.Series, str]]) -> dict[int, list[dict]]:
+    """Reasons for the rows that have any, by position: only flagged rows cost Python work."""
+    reasons: dict[int, list[dict]] = {}
     for field, mask, raw, rule in problems:
         for position in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
             value = raw.iloc[position]
-            reasons[position].append({"field": field, "value": None if pd.isna(value) else str(value), "rule": rule})
+            reasons.setdefault(int(position), []).append(
+                {"field": field, "value": None if pd.isna(value) else str(value), "rule": rule})
     return reasons
 
 
@@ -77,7 +79,6 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     if len(frame) == 0 and rows.malformed and not len(frame.columns):
         raise FileRejected("no row of the file could be read; check its format against the source's contract")
     unknown = [name for name in frame.columns if name not in spec.columns]
-    n = len(frame)
     table_schema = TABLES[spec.table].schema
 
     normalised: dict[str, pd.Series] = {}
@@ -100,7 +101,7 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
             warnings.append((name, result.invalid, raw_text, result.rule))
         normalised[spec.target(name)] = result.values
 
-    reasons = _reasons_column(problems, n)
+    reasons = _reasons_by_row(problems)
     quarantined = fatal.to_numpy()
     bad_positions = np.flatnonzero(quarantined)
     raw_records = frame.iloc[bad_positions].to_dict(orient="records")
@@ -110,7 +111,7 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
             "source": source,
             "row_number": rows.row_numbers[i],
             "raw": json.dumps({k: (None if pd.isna(v) else v) for k, v in raw.items()}, ensure_ascii=False),
-            "reasons": reasons[i],
+            "reasons": reasons[int(i)],
             "quarantined_at": now,
         }
         for i, raw in zip(bad_positions, raw_records, strict=True)
@@ -138,8 +139,8 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     accepted["row_number"] = np.asarray(rows.row_numbers, dtype="int64")[keep]
     accepted["ingested_at"] = now
     # An invalid optional value is dropped to null; the row keeps the reason, so nothing is silently lost.
-    accepted["warnings"] = [w or None for w in np.asarray(_reasons_column(warnings, n), dtype=object)[keep]] \
-        if warned.any() else None
+    row_warnings = _reasons_by_row(warnings)
+    accepted["warnings"] = [row_warnings.get(int(i)) for i in np.flatnonzero(keep)] if row_warnings else None
     if unknown:
         extra = frame.loc[keep, unknown].apply(normalize.strip_nulls)
         accepted["attributes"] = [
