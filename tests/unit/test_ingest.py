@@ -109,3 +109,25 @@ def test_integration_events_ingest_under_the_source_contract_once(store, retail_
                         (event("e1", "a@example.com") + "\n" + event("e2", "b@example.com") + "\n").encode(), "b2.jsonl")
     assert (first.rows_new, again.rows_new) == (1, 1)
     assert sorted(r["email"] for r in store.read("records").to_pylist()) == ["a@example.com", "b@example.com"]
+
+
+def test_quotes_formulas_markup_nul_and_huge_fields_are_plain_data(store, retail_config: Config) -> None:
+    header = CRM.splitlines()[0]
+    rows = [
+        'Q1,Jean,"Dupont, Jr",q1@example.fr,,,"12 ""rue"" A",,,,,,2025-01-01',
+        "Q2,=HYPERLINK(\"x\"),<script>alert(1)</script>,q2@example.fr,,,'; DROP TABLE records;--,,,,,,2025-01-01",
+        "Q3,A\x00B," + "x" * 100_000 + ",q3@example.fr,,,,,,,,,2025-01-01",
+        'Q4,"unbalanced,q4@example.fr,,,,,,,,,2025-01-01',
+        "Q5,Zoé,Zola,q5@example.fr,,,,,,,,,2025-01-01",
+    ]
+    text = "\ufeff" + header + "\r\n" + "\r\n".join(rows) + "\r\n"
+    outcome = ingest_file(store, retail_config, "crm", text.encode("utf-8"), "tricky.csv")
+
+    assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (5, 4, 1)
+    records = {r["source_id"]: r for r in store.read("records").to_pylist()}
+    assert records["Q1"]["last_name"] == "Dupont, Jr" and records["Q1"]["street"] == '12 "rue" A'
+    assert records["Q2"]["street"] == "'; DROP TABLE records;--" and records["Q2"]["last_name"].startswith("<script>")
+    assert records["Q3"]["first_name"] == "Ab" and len(records["Q3"]["last_name"]) == 100_000
+    assert records["Q5"]["first_name"] == "Zoé"  # the row after the unbalanced quote is not lost
+    (bad,) = store.read("quarantine").to_pylist()
+    assert bad["row_number"] == 4 and bad["reasons"][0]["rule"] == "unreadable_row: unbalanced quote"

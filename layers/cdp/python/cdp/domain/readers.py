@@ -116,11 +116,25 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
     delimiter = delimiter or _sniff_delimiter(text)
     header = [h.strip().replace("\x00", "") for h in next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=delimiter))]
     skipped: list[MalformedRow] = []
+    recovered: list[tuple[int, list[str]]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         # Line numbers count the header as line 1, so a data row's number is its line number - 1.
-        skipped.append(MalformedRow((row.number or 0) - 1, row.text,
-                                    f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        number = (row.number or 0) - 1
+        lines = row.text.splitlines()
+        if len(lines) > 1 and row.actual_columns < row.expected_columns:
+            # An unbalanced quote swallowed the lines after it: only its own line is bad; read the others alone.
+            skipped.append(MalformedRow(number, lines[0], "unbalanced quote"))
+            for offset, line in enumerate(lines[1:], start=1):
+                values = next(csv.reader([line], delimiter=delimiter), [])
+                if len(values) == len(header):
+                    recovered.append((number + offset, values))
+                else:
+                    skipped.append(MalformedRow(number + offset, line,
+                                                f"expected {len(header)} fields, found {len(values)}"))
+        else:
+            skipped.append(MalformedRow(number, row.text,
+                                        f"expected {row.expected_columns} fields, found {row.actual_columns}"))
         return "skip"
 
     with _open(content) as stream:
@@ -138,13 +152,19 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
             pending: set[int] = set()
             yielded = False
             for batch in reader:
-                pending |= {m.row_number for m in skipped}
+                pending |= {m.row_number for m in skipped} | {number for number, _ in recovered}
                 frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
                 candidates = np.arange(next_number, next_number + len(frame) + len(pending) + 1)
                 numbers = candidates[~np.isin(candidates, list(pending))][: len(frame)]
                 if len(numbers):
                     next_number = int(numbers[-1]) + 1
                     pending = {n for n in pending if n > numbers[-1]}
+                if recovered:
+                    extra = pd.DataFrame([values for _, values in recovered], columns=header, dtype="string")
+                    frame = pd.concat([frame, extra], ignore_index=True)
+                    numbers = np.concatenate([numbers, [number for number, _ in recovered]])
+                    next_number = max(next_number, max(number for number, _ in recovered) + 1)
+                    recovered.clear()
                 yield RawRows(frame, numbers, skipped.copy(), encoding, delimiter)
                 skipped.clear()
                 yielded = True
