@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -142,10 +141,6 @@ def ingest_file(
         outcome = FileOutcome(file_id, source, uri, "ingested", None, **counts)
     store.append("files", _files_row(outcome, fingerprint, now))
     return outcome
-
-
-def ingest_path(store: TableStore, config: Config, source: str, path: Path, now: datetime | None = None) -> FileOutcome:
-    return ingest_file(store, config, source, path, str(path), now=now)
 
 
 def _files_row(outcome: FileOutcome, fingerprint: str | None, now: datetime) -> pa.Table:
