@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdp.config import Config
 from cdp.domain import activation, features, identity, profiles, segments
@@ -79,7 +80,7 @@ def evaluate_segments(ctx: RunContext) -> dict[str, Any]:
     after = segments.evaluate(ctx.config.segments, ctx.store.read("profiles"), ctx.store.read("features"))
     changed = segments.changes(before, after, ctx.run_id, ctx.now)
     ctx.store.append("segment_memberships", changed)
-    entered = changed.filter(pa.compute.equal(changed["change"], "entered")).num_rows
+    entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
     return {
         "sizes": {segment_id: len(members) for segment_id, members in after.items()},
         "entered": entered,
