@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 CSV_DELIMITERS = ",;\t|"
 HEAD_BYTES = 1 << 20
-BLOCK_BYTES = 16 << 20  # CSV block per batch: bounds memory whatever the file's size
+BLOCK_BYTES = 8 << 20  # CSV block per batch: bounds memory whatever the file's size
 JSON_LINES_PER_BATCH = 100_000
 PARQUET_ROWS_PER_BATCH = 200_000
 
