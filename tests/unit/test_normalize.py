@@ -63,7 +63,7 @@ def test_the_vectorised_phone_path_agrees_with_phonenumbers() -> None:
 
     rng = np.random.default_rng(5)
     digits = ["".join(map(str, rng.integers(0, 10, 9))) for _ in range(2000)]
-    shapes = ["0{}", "+33 {}", "0033{}", "{}", "+33 ({})"]
+    shapes = ["0{}", "+33 {}", "0033{}", "{}", "+33 ({})", "00 49 {}", "0{}0", "+49 {}", "06 {} ext 5"]
     values = [shapes[i % len(shapes)].format(d) for i, d in enumerate(digits)]
 
     def reference(value: str) -> str | None:

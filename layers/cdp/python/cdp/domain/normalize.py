@@ -82,10 +82,17 @@ def phone(raw: pd.Series, default_region: str) -> Normalised:
         prefix, valid = fast
         compact = raw.str.replace(r"[\s.\-()/\u00a0]", "", regex=True)
         national = compact.str.replace(prefix, "", regex=True)
-        matched = compact.str.match(prefix).fillna(False).astype(bool) & national.str.fullmatch(valid).fillna(False)
         code = phonenumbers.country_code_for_region(default_region)
-        e164 = e164.mask(matched, f"+{code}" + national)
-    rest = raw.where(e164.isna())
+        in_region = compact.str.match(prefix).fillna(False).astype(bool)
+        # "00" opens an international number too: 0049... is German, not a French number with prefix 0.
+        in_region &= ~(compact.str.startswith("00") & ~compact.str.startswith(f"00{code}")).fillna(False)
+        is_valid = national.str.fullmatch(valid).fillna(False).astype(bool)
+        e164 = e164.mask(in_region & is_valid, f"+{code}" + national)
+        # The library would say the same of a plain run of digits in the region that fits no number pattern.
+        known_invalid = in_region & ~is_valid & national.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    else:
+        known_invalid = pd.Series(False, index=raw.index)
+    rest = raw.where(e164.isna() & ~known_invalid)
 
     def to_e164(value: str) -> str | None:
         candidate = value
