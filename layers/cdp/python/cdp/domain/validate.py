@@ -54,10 +54,12 @@ def _reasons_by_row(problems: list[tuple[str, pd.Series, pd.Series, str]]) -> di
     """Reasons for the rows that have any, by position: only flagged rows cost Python work."""
     reasons: dict[int, list[dict]] = {}
     for field, mask, raw, rule in problems:
-        for position in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
-            value = raw.iloc[position]
-            reasons.setdefault(int(position), []).append(
-                {"field": field, "value": None if pd.isna(value) else str(value), "rule": rule})
+        positions = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+        if not len(positions):
+            continue
+        values = raw.iloc[positions].astype(object).where(raw.iloc[positions].notna(), None).tolist()
+        for position, value in zip(positions.tolist(), values, strict=True):
+            reasons.setdefault(position, []).append({"field": field, "value": value, "rule": rule})
     return reasons
 
 
