@@ -131,3 +131,33 @@ def test_quotes_formulas_markup_nul_and_huge_fields_are_plain_data(store, retail
     assert records["Q5"]["first_name"] == "Zoé"  # the row after the unbalanced quote is not lost
     (bad,) = store.read("quarantine").to_pylist()
     assert bad["row_number"] == 4 and bad["reasons"][0]["rule"] == "unreadable_row: unbalanced quote"
+
+
+@pytest.mark.parametrize(("source", "name"), [("crm", "crm_export.csv"), ("accounts", "accounts.jsonl")])
+def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
+    tmp_path: Path, retail_config: Config, source: str, name: str
+) -> None:
+    from cdp.domain.readers import plan_parts
+    from cdp.ingestion import ingest_in_parts
+    from cdp.synthetic import generate
+
+    path = generate(tmp_path / "data", profiles=400, seed=5).landing / source / name
+    assert len(plan_parts(path, retail_config.sources[source].format, 4_000)) > 5
+    whole_store = IcebergStore(local_catalog(tmp_path / "whole"))
+    parts_store = IcebergStore(local_catalog(tmp_path / "parts"))
+
+    whole = ingest_file(whole_store, retail_config, source, path, name)
+    parts = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000,
+                            stage=tmp_path / "staging")
+
+    assert (parts.file_id, parts.rows_in, parts.rows_accepted, parts.rows_quarantined, parts.rows_warned) == (
+        whole.file_id, whole.rows_in, whole.rows_accepted, whole.rows_quarantined, whole.rows_warned)
+    assert parts.rows_quarantined > 0
+    for table in ("records", "quarantine"):
+        columns = ("row_number", "content_hash") if table == "records" else ("row_number", "raw")
+        expected = sorted(whole_store.read(table, columns=columns).to_pylist(), key=lambda r: r["row_number"])
+        assert sorted(parts_store.read(table, columns=columns).to_pylist(), key=lambda r: r["row_number"]) == expected
+    assert not (tmp_path / "staging" / parts.file_id).exists()  # staged parts are cleaned up after the commit
+    again = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000,
+                            stage=tmp_path / "staging")
+    assert again.status == "skipped"

@@ -9,15 +9,19 @@ behind, so a file never half-commits.
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
-from cdp.domain.readers import Content, FileRejected, NotUtf8, read_batches
+from cdp.domain.readers import Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
 from cdp.domain.validate import validate
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
@@ -106,6 +110,24 @@ def _load(
     return counts | {"unknown_columns": tuple(unknown)}
 
 
+def _begin(
+    store: TableStore, config: Config, source: str, content: Content, uri: str, fingerprint: str | None
+) -> tuple[SourceSpec, str, FileOutcome | None]:
+    """The file's contract and id, and the outcome already recorded for it, if any (then there is nothing to do)."""
+    spec = config.sources.get(source)
+    if spec is None:
+        raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
+    file_id = file_id_for(source, fingerprint or content_fingerprint(content))
+    previous = store.read("files", f"file_id == {_quoted(file_id)}")
+    if previous.num_rows:
+        row = previous.to_pylist()[0]
+        return spec, file_id, FileOutcome(file_id, source, uri, "skipped", f"already {row['status']} as {row['uri']}")
+    # Leftovers of an interrupted attempt carry this file_id but no files row: remove them before writing.
+    for table in (spec.table, "quarantine"):
+        store.delete(table, f"file_id == {_quoted(file_id)}")
+    return spec, file_id, None
+
+
 def ingest_file(
     store: TableStore,
     config: Config,
@@ -117,18 +139,9 @@ def ingest_file(
 ) -> FileOutcome:
     """Ingest a file given as a path (streamed) or bytes."""
     now = now or datetime.now(UTC)
-    spec = config.sources.get(source)
-    if spec is None:
-        raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
-    file_id = file_id_for(source, fingerprint or content_fingerprint(content))
-    previous = store.read("files", f"file_id == {_quoted(file_id)}")
-    if previous.num_rows:
-        row = previous.to_pylist()[0]
-        return FileOutcome(file_id, source, uri, "skipped", f"already {row['status']} as {row['uri']}")
-
-    # Leftovers of an interrupted attempt carry this file_id but no files row: remove them before writing.
-    for table in (spec.table, "quarantine"):
-        store.delete(table, f"file_id == {_quoted(file_id)}")
+    spec, file_id, skipped = _begin(store, config, source, content, uri, fingerprint)
+    if skipped:
+        return skipped
     try:
         try:
             counts = _load(store, spec, source, content, file_id, now, None)
@@ -141,6 +154,97 @@ def ingest_file(
         outcome = FileOutcome(file_id, source, uri, "ingested", None, **counts)
     store.append("files", _files_row(outcome, fingerprint, now))
     return outcome
+
+
+def stage_part(
+    config: Config, source: str, path: Path, part: Part, file_id: str, stage: Path, now: datetime,
+    encoding: str | None = None,
+) -> dict:
+    """Read and validate one part of a large file into staged Parquet (what one fanned-out worker does).
+
+    Nothing reaches the tables here: ``commit_parts`` commits all parts at once, so the file still never
+    half-commits. Returns the part's counts, also kept beside its Parquet files.
+    """
+    spec = config.sources[source]
+    stage.mkdir(parents=True, exist_ok=True)
+    counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "unknown_columns": []}
+    name = f"part-{part.index:05d}"
+    with pq.ParquetWriter(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
+            pq.ParquetWriter(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
+        for rows in read_batches(path, spec.format, spec.delimiter, encoding, part):
+            validated = validate(rows, source=source, spec=spec, file_id=file_id, now=now)
+            rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))
+            quarantine_out.write_table(validated.quarantine)
+            counts["rows_in"] += validated.rows_in
+            counts["rows_accepted"] += validated.accepted.num_rows
+            counts["rows_quarantined"] += validated.quarantine.num_rows
+            counts["rows_warned"] += validated.rows_warned
+            counts["unknown_columns"] += [c for c in validated.unknown_columns if c not in counts["unknown_columns"]]
+    (stage / f"{name}.counts.json").write_text(json.dumps(counts))
+    return counts
+
+
+def commit_parts(
+    store: TableStore, config: Config, source: str, file_id: str, uri: str, stage: Path, parts: int,
+    fingerprint: str | None, now: datetime,
+) -> FileOutcome:
+    """Commit every staged part of a file in one transaction per table, then its files row."""
+    spec = config.sources[source]
+    names = [f"part-{index:05d}" for index in range(parts)]
+    missing = [n for n in names if not (stage / f"{n}.counts.json").exists()]
+    if missing:
+        raise RuntimeError(f"{uri}: parts not staged yet: {', '.join(missing)}")
+    counts = [json.loads((stage / f"{n}.counts.json").read_text()) for n in names]
+    new_versions = _NewVersions(store, spec.table, source)
+    rows_new = 0
+    with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
+        for name in names:
+            for batch in pq.ParquetFile(stage / f"{name}.rows.parquet").iter_batches():
+                fresh = new_versions.filter(pa.Table.from_batches([batch]))
+                target.append(fresh)
+                rows_new += fresh.num_rows
+            for batch in pq.ParquetFile(stage / f"{name}.quarantine.parquet").iter_batches():
+                quarantine.append(pa.Table.from_batches([batch]))
+    unknown: list[str] = []
+    for c in counts:
+        unknown += [column for column in c["unknown_columns"] if column not in unknown]
+    outcome = FileOutcome(
+        file_id, source, uri, "ingested", None,
+        *(sum(c[key] for c in counts) for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned")),
+        rows_new, tuple(unknown),
+    )
+    store.append("files", _files_row(outcome, fingerprint, now))
+    return outcome
+
+
+def ingest_in_parts(
+    store: TableStore, config: Config, source: str, path: Path, uri: str, *, part_bytes: int, stage: Path,
+    fingerprint: str | None = None, now: datetime | None = None,
+) -> FileOutcome:
+    """Ingest a large file as parts, the way the cloud fans it out: plan, stage every part, commit once."""
+    now = now or datetime.now(UTC)
+    spec, file_id, skipped = _begin(store, config, source, path, uri, fingerprint)
+    if skipped:
+        return skipped
+    parts = plan_parts(path, spec.format, part_bytes)
+    staged = stage / file_id
+    try:
+        try:
+            for part in parts:
+                stage_part(config, source, path, part, file_id, staged, now)
+        except NotUtf8:
+            shutil.rmtree(staged, ignore_errors=True)
+            for part in parts:
+                stage_part(config, source, path, part, file_id, staged, now, "cp1252")
+    except FileRejected as exc:
+        outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
+        store.append("files", _files_row(outcome, fingerprint, now))
+        shutil.rmtree(staged, ignore_errors=True)
+        return outcome
+    try:
+        return commit_parts(store, config, source, file_id, uri, staged, len(parts), fingerprint, now)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _files_row(outcome: FileOutcome, fingerprint: str | None, now: datetime) -> pa.Table:

@@ -56,8 +56,91 @@ class RawRows:
         return len(self.frame) + len(self.malformed)
 
 
+@dataclass(frozen=True)
+class Part:
+    """A slice of an uncompressed text file, cut at line ends, that one worker can read on its own."""
+
+    index: int
+    start: int  # byte offset of the part's first line
+    end: int  # byte offset just past its last line
+    first_row: int  # file-wide number of its first row (CSV: header excluded; JSON Lines: the line number)
+
+
+def plan_parts(path: Path, file_format: str, part_bytes: int) -> list[Part]:
+    """Cut a CSV or JSON Lines file into parts of about ``part_bytes`` at line ends, counting rows as it goes.
+
+    Compressed and Parquet files are one part. Rows are counted by line: a quoted value holding a line break
+    shifts the numbers of the rows after it (the rows themselves stay whole only if no part boundary falls
+    inside such a value, which cutting at line ends cannot promise: split only exports without them).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if head[:2] == b"\x1f\x8b" or head == b"PAR1" or size <= part_bytes:
+            return [Part(0, 0, size, 1)]
+        handle.seek(0)
+        start = len(handle.readline()) if file_format == "csv" and not head.startswith(b"{") else 0
+        parts: list[Part] = []
+        row = 1
+        while start < size:
+            handle.seek(min(start + part_bytes, size))
+            handle.readline()  # move to the end of the line the target offset falls in
+            end = min(handle.tell(), size)
+            handle.seek(start)
+            lines, remaining = 0, end - start
+            while remaining:
+                chunk = handle.read(min(remaining, 8 << 20))
+                lines += chunk.count(b"\n")
+                remaining -= len(chunk)
+            parts.append(Part(len(parts), start, end, row))
+            row += lines
+            start = end
+    return parts
+
+
+class _PartStream(io.RawIOBase):
+    """The file's header (for CSV) followed by one part's bytes: what a worker parses."""
+
+    def __init__(self, path: Path, prefix: bytes, part: Part):
+        self._handle = open(path, "rb")  # noqa: SIM115
+        self._handle.seek(part.start)
+        self._prefix = prefix
+        self._remaining = part.end - part.start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n], self._prefix = self._prefix[:n], self._prefix[n:]
+            return n
+        n = min(len(buffer), self._remaining)
+        data = self._handle.read(n)
+        buffer[: len(data)] = data
+        self._remaining -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
 @contextmanager
-def _open(content: Content) -> Iterator[BinaryIO]:
+def _open(content: Content, part: Part | None = None, prefix: bytes = b"") -> Iterator[BinaryIO]:
+    if part is not None and (part.start > 0 or part.end < Path(content).stat().st_size):  # type: ignore[arg-type]
+        stream = io.BufferedReader(_PartStream(content, prefix, part))  # type: ignore[arg-type]
+        try:
+            yield stream  # type: ignore[misc]
+        finally:
+            stream.close()
+        return
+    with _open_whole(content) as whole:
+        yield whole
+
+
+@contextmanager
+def _open_whole(content: Content) -> Iterator[BinaryIO]:
     """The file's bytes as a stream, gunzipped on the fly when the file is gzip."""
     raw: BinaryIO = io.BytesIO(content) if isinstance(content, bytes) else open(content, "rb")  # noqa: SIM115
     try:
@@ -109,7 +192,9 @@ def _sniff_delimiter(text: str) -> str:
         return max(CSV_DELIMITERS, key=(lines[0] if lines else "").count)
 
 
-def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding: str) -> Iterator[RawRows]:
+def _csv_batches(
+    content: Content, head: bytes, delimiter: str | None, encoding: str, part: Part | None = None
+) -> Iterator[RawRows]:
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     if not text.strip():
         raise FileRejected("the file is empty: it has no header line")
@@ -117,10 +202,12 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
     header = [h.strip().replace("\x00", "") for h in next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=delimiter))]
     skipped: list[MalformedRow] = []
     recovered: list[tuple[int, list[str]]] = []
+    first_row = part.first_row if part else 1
+    header_line = head.split(b"\n", 1)[0] + b"\n"
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         # Line numbers count the header as line 1, so a data row's number is its line number - 1.
-        number = (row.number or 0) - 1
+        number = (row.number or 0) - 2 + first_row
         lines = row.text.splitlines()
         if len(lines) > 1 and row.actual_columns < row.expected_columns:
             # An unbalanced quote swallowed the lines after it: only its own line is bad; read the others alone.
@@ -137,7 +224,7 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
                                         f"expected {row.expected_columns} fields, found {row.actual_columns}"))
         return "skip"
 
-    with _open(content) as stream:
+    with _open(content, part, header_line) as stream:
         try:
             reader = pacsv.open_csv(
                 stream,
@@ -148,7 +235,7 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
                 convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                                      strings_can_be_null=False),
             )
-            next_number = 1
+            next_number = first_row
             pending: set[int] = set()
             yielded = False
             for batch in reader:
@@ -168,6 +255,7 @@ def _csv_batches(content: Content, head: bytes, delimiter: str | None, encoding:
                 yield RawRows(frame, numbers, skipped.copy(), encoding, delimiter)
                 skipped.clear()
                 yielded = True
+            # The last part may end on a partial line: pyarrow reads it as a row, as it would in the whole file.
             if skipped or not yielded:
                 empty = pd.DataFrame({name: pd.Series(dtype="string") for name in header})
                 yield RawRows(empty, [], skipped.copy(), encoding, delimiter)
@@ -199,7 +287,7 @@ def _is_event(item: dict) -> bool:
     return isinstance(item.get("detail"), dict) and "detail-type" in item and "source" in item
 
 
-def _jsonl_batches(content: Content, encoding: str) -> Iterator[RawRows]:
+def _jsonl_batches(content: Content, encoding: str, part: Part | None = None) -> Iterator[RawRows]:
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
     malformed: list[MalformedRow] = []
@@ -210,10 +298,10 @@ def _jsonl_batches(content: Content, encoding: str) -> Iterator[RawRows]:
         rows.clear(), numbers.clear(), malformed.clear()
         return batch
 
-    with _open(content) as stream:
+    with _open(content, part) as stream:
         text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=None)
         try:
-            for number, line in enumerate(text, start=1):
+            for number, line in enumerate(text, start=part.first_row if part else 1):
                 line = line.lstrip("\ufeff").rstrip("\n")
                 if not line.strip():
                     continue
@@ -255,7 +343,11 @@ def _parquet_batches(content: Content) -> Iterator[RawRows]:
 
 
 def read_batches(
-    content: Content, file_format: str, delimiter: str | None = None, encoding: str | None = None
+    content: Content,
+    file_format: str,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    part: Part | None = None,
 ) -> Iterator[RawRows]:
     """Batches of rows of a file given as a path (streamed) or bytes.
 
@@ -273,11 +365,11 @@ def read_batches(
         raise FileRejected("expected a Parquet file, but the file does not start with Parquet's magic bytes")
     # Integration events arrive as JSON Lines whatever the source's file format; a CSV header never opens with {.
     if file_format == "jsonl" or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        yield from _jsonl_batches(content, encoding)
+        yield from _jsonl_batches(content, encoding, part)
         return
     if file_format != "csv":
         raise FileRejected(f"unsupported format {file_format!r}")
-    yield from _csv_batches(content, head, delimiter, encoding)
+    yield from _csv_batches(content, head, delimiter, encoding, part)
 
 
 def read_rows(content: Content, file_format: str, delimiter: str | None = None) -> RawRows:
