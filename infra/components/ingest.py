@@ -34,9 +34,11 @@ class Ingest(Construct):
         )
         data.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue),
                                     s3.NotificationKeyFilter(prefix=LANDING_PREFIX))
+        # The landed object is copied to ephemeral storage and streamed from there: 10 GB, Lambda's maximum,
+        # bounds the size of one file until large files fan out in parts.
         self.function = lambda_.DockerImageFunction(
             self, "Function", code=code, memory_size=3008, timeout=INGEST_TIMEOUT,
-            ephemeral_storage_size=Size.gibibytes(4), tracing=lambda_.Tracing.ACTIVE, environment=environment,
+            ephemeral_storage_size=Size.gibibytes(10), tracing=lambda_.Tracing.ACTIVE, environment=environment,
             description="Ingests one landed file: validate, normalise, quarantine, commit to Iceberg",
         )
         # Two concurrent files at most: every file commits to the same Iceberg tables, so more would only
