@@ -135,9 +135,12 @@ def test_quotes_formulas_markup_nul_and_huge_fields_are_plain_data(store, retail
 
 @pytest.mark.parametrize(("source", "name"), [("crm", "crm_export.csv"), ("accounts", "accounts.jsonl")])
 def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
-    tmp_path: Path, retail_config: Config, source: str, name: str
+    tmp_path: Path, retail_config: Config, source: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cdp.domain import readers
     from cdp.domain.readers import plan_parts
+
+    monkeypatch.setattr(readers, "PLAN_CHUNK_BYTES", 4096)  # planning reads many chunks, as on a real file
     from cdp.ingestion import ingest_in_parts
     from cdp.synthetic import generate
 

@@ -28,6 +28,7 @@ HEAD_BYTES = 1 << 20
 BLOCK_BYTES = 8 << 20  # CSV block per batch: bounds memory whatever the file's size
 JSON_LINES_PER_BATCH = 100_000
 PARQUET_ROWS_PER_BATCH = 200_000
+PLAN_CHUNK_BYTES = 8 << 20
 
 Content = Path | bytes
 
@@ -73,28 +74,35 @@ def plan_parts(path: Path, file_format: str, part_bytes: int) -> list[Part]:
     shifts the numbers of the rows after it (the rows themselves stay whole only if no part boundary falls
     inside such a value, which cutting at line ends cannot promise: split only exports without them).
     """
-    size = path.stat().st_size
     with open(path, "rb") as handle:
-        head = handle.read(4)
-        if head[:2] == b"\x1f\x8b" or head == b"PAR1" or size <= part_bytes:
-            return [Part(0, 0, size, 1)]
-        handle.seek(0)
-        start = len(handle.readline()) if file_format == "csv" and not head.startswith(b"{") else 0
-        parts: list[Part] = []
-        row = 1
-        while start < size:
-            handle.seek(min(start + part_bytes, size))
-            handle.readline()  # move to the end of the line the target offset falls in
-            end = min(handle.tell(), size)
-            handle.seek(start)
-            lines, remaining = 0, end - start
-            while remaining:
-                chunk = handle.read(min(remaining, 8 << 20))
-                lines += chunk.count(b"\n")
-                remaining -= len(chunk)
-            parts.append(Part(len(parts), start, end, row))
-            row += lines
-            start = end
+        return plan_parts_of_stream(handle, path.stat().st_size, file_format, part_bytes)
+
+
+def plan_parts_of_stream(stream: BinaryIO, size: int, file_format: str, part_bytes: int) -> list[Part]:
+    """`plan_parts` in one sequential pass, so that it also runs over an object streamed from S3."""
+    chunk = stream.read(PLAN_CHUNK_BYTES)
+    if chunk[:2] == b"\x1f\x8b" or chunk[:4] == b"PAR1" or size <= part_bytes:
+        return [Part(0, 0, size, 1)]
+    is_csv = file_format == "csv" and not chunk.lstrip(b"\xef\xbb\xbf").startswith(b"{")
+    start = chunk.find(b"\n") + 1 if is_csv else 0
+    parts: list[Part] = []
+    row, lines = 1, 0  # first row of the current part; rows seen in it so far
+    offset, position = 0, start  # offset of the chunk in the file; where counting resumes within the chunk
+    while chunk:
+        target = parts[-1].end + part_bytes if parts else start + part_bytes
+        cut = chunk.find(b"\n", max(position, target - 1 - offset)) if target - 1 < offset + len(chunk) else -1
+        if cut == -1:
+            lines += chunk.count(b"\n", position)
+            offset, position = offset + len(chunk), 0
+            chunk = stream.read(PLAN_CHUNK_BYTES)
+            continue
+        lines += chunk.count(b"\n", position, cut + 1)
+        part_start = parts[-1].end if parts else start
+        parts.append(Part(len(parts), part_start, offset + cut + 1, row))
+        row, lines, position = row + lines, 0, cut + 1
+    last_start = parts[-1].end if parts else start
+    if last_start < size:
+        parts.append(Part(len(parts), last_start, size, row))
     return parts
 
 
