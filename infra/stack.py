@@ -16,6 +16,7 @@ from cdp.schemas import DATABASE
 from infra.components.activation import LIGHT_RUNTIME, Activation
 from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
+from infra.components.large_files import LargeFiles
 from infra.components.integrations import Integrations
 from infra.components.observability import Observability
 from infra.components.pipeline import Pipeline
@@ -45,8 +46,11 @@ class CdpStack(Stack):
                                            "docs", "**/__pycache__", "**/*.egg-info", "cdp-demo"],
             )
 
-        ingest = Ingest(self, "Ingest", data=storage.data, key=storage.messaging_key, environment=environment,
-                        code=image("functions.ingest.handler.handler"))
+        large_files = LargeFiles(self, "LargeFiles", image=image, key=storage.messaging_key, environment=environment)
+        ingest = Ingest(self, "Ingest", data=storage.data, key=storage.messaging_key, code=image(
+            "functions.ingest.handler.handler"), environment={
+                **environment, "CDP_LARGE_FILE_STATE_MACHINE": large_files.state_machine.state_machine_arn})
+        large_files.state_machine.grant_start_execution(ingest.function)
         pipeline = Pipeline(self, "Pipeline", key=storage.messaging_key, environment=environment, schedule=schedule,
                             code=image("functions.pipeline.handler.handler"))
         cdp_layer = lambda_.LayerVersion(
@@ -67,7 +71,7 @@ class CdpStack(Stack):
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
-        for function in (ingest.function, pipeline.function):
+        for function in (ingest.function, pipeline.function, *large_files.functions):
             storage.data.grant_read_write(function)
             catalog.grant_read_write(function)
             activation.bus.grant_put_events_to(function)

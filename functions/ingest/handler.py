@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.adapters import aws
 from cdp.events import FILE_INGESTED, envelope
-from cdp.ingestion import ingest_file
+from cdp.ingestion import file_id_for, ingest_file
 
 logger = Logger()
 tracer = Tracer()
@@ -25,11 +26,28 @@ metrics = Metrics(namespace="cdp")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+def start_large_file(landed: aws.LandedObject) -> None:
+    """Hand a file too large for one function to the large-file state machine (plan, parts in parallel, commit).
+
+    The execution is named after the file, so a redelivered notification cannot start it twice.
+    """
+    name = file_id_for(landed.source or "", landed.fingerprint)
+    aws.client("stepfunctions").start_execution(
+        stateMachineArn=os.environ["CDP_LARGE_FILE_STATE_MACHINE"], name=name,
+        input=json.dumps({"bucket": landed.bucket, "key": landed.key, "version_id": landed.version_id,
+                          "source": landed.source, "fingerprint": landed.fingerprint}),
+    )
+    logger.info("large file fanned out", extra={"file_id": name, "size": landed.size})
+
+
 @tracer.capture_method
 def ingest_record(record: SQSRecord) -> None:
     for landed in aws.landed_objects(json.loads(record.body)):
         if landed.source is None:
             logger.warning("object outside landing/<source>/ ignored", extra={"key": landed.key})
+            continue
+        if landed.size >= aws.split_bytes():
+            start_large_file(landed)
             continue
         with tempfile.TemporaryDirectory() as folder:
             path = landed.download(Path(folder))

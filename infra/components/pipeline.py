@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -44,11 +43,6 @@ class Pipeline(Construct):
                            backoff_rate=2)
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
             chain = task if chain is None else chain.next(task)
-        # CloudWatch Logs encrypts the execution log with the key: its regional service must be allowed to.
-        key.add_to_resource_policy(iam.PolicyStatement(
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
-        ))
         log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
                                   removal_policy=RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(

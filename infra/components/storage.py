@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -20,6 +21,11 @@ class Storage(Construct):
         # the bucket names its key, so one shared key would make a dependency cycle.
         self.messaging_key = kms.Key(self, "MessagingKey", enable_key_rotation=True,
                                      description="Encrypts the platform's queues, topics and logs")
+        # CloudWatch Logs encrypts the state machines' logs with it: its regional service must be allowed to.
+        self.messaging_key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
+        ))
         # S3 server access logs cannot be delivered to a KMS-encrypted bucket: this one uses S3-managed keys.
         self.access_logs = s3.Bucket(
             self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,

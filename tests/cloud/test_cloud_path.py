@@ -291,3 +291,40 @@ def test_events_published_by_other_systems_land_and_ingest_under_their_source(
     assert aws.store().read("orders").num_rows == 1  # the redelivered event added no second version
     events.remove_targets(Rule=rule, EventBusName=BUS_NAME, Ids=["q"])
     events.delete_rule(Name=rule, EventBusName=BUS_NAME)
+
+
+def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
+    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest function hands the file to the large-file state machine; its three steps (run here in the
+    order the machine runs them, since moto does not run Lambda code) commit what one pass would."""
+    from functions.ingest.handler import handler as ingest
+    from functions.large_file.handler import commit, plan, stage
+
+    sfn = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    machine = sfn.create_state_machine(
+        name=f"large-{tmp_path.name[-12:]}", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    monkeypatch.setenv("CDP_LARGE_FILE_STATE_MACHINE", machine)
+    monkeypatch.setenv("CDP_SPLIT_BYTES", "200")
+    crm = small_landing / "crm" / "crm_export.csv"
+    cloud["s3"].put_object(Bucket=cloud["bucket"], Key="landing/crm/big_export.csv", Body=crm.read_bytes())
+
+    messages = [m for m in drain(cloud["sqs"], cloud["landing_queue"]) if "Records" in json.loads(m["Body"])]
+    assert ingest(as_sqs_event(messages), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert aws.store().read("files").num_rows == 0  # nothing ingested in-line: the machine took it
+    (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+    request = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+
+    planned = plan({**request, "part_bytes": 120}, FakeLambdaContext())
+    assert len(planned["parts"]) >= 3
+    staged = [stage({**planned, "part": part}, FakeLambdaContext()) for part in planned["parts"]]
+    result = commit({**planned, "staged": staged}, FakeLambdaContext())
+
+    assert result["status"] == "ingested" and result["rows_in"] == 5
+    assert sorted(r["record_key"] for r in aws.store().read("records").to_pylist()) == [
+        "crm:C1", "crm:C2", "crm:C3", "crm:C5"]
+    assert [q["row_number"] for q in aws.store().read("quarantine").to_pylist()] == [4]
+    leftovers = cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix="staging/").get("KeyCount", 0)
+    assert leftovers == 0
+    assert plan({**request, "part_bytes": 120}, FakeLambdaContext())["skipped"] is True

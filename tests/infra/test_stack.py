@@ -75,7 +75,9 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     functions = resources(synthesized, "AWS::Lambda::Function")
     images = {k: f for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"}
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images.values())
-    assert commands == ["functions.ingest.handler.handler", "functions.pipeline.handler.handler"]
+    assert commands == ["functions.ingest.handler.handler", "functions.large_file.handler.commit",
+                        "functions.large_file.handler.plan", "functions.large_file.handler.stage",
+                        "functions.pipeline.handler.handler"]
     assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
     for function in images.values():
         environment = function["Properties"]["Environment"]["Variables"]
@@ -115,10 +117,28 @@ def test_glue_catalog_declares_every_table_as_iceberg_with_its_schema(synthesize
         assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, glue_type(f.type)) for f in spec.schema]
 
 
+def _definitions(synthesized) -> list[dict[str, Any]]:
+    machines = resources(synthesized, "AWS::StepFunctions::StateMachine").values()
+    return [json.loads("".join(p if isinstance(p, str) else "ARN"
+                               for p in m["Properties"]["DefinitionString"]["Fn::Join"][1])) for m in machines]
+
+
 def _definition(synthesized) -> dict[str, Any]:
-    (machine,) = resources(synthesized, "AWS::StepFunctions::StateMachine").values()
-    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-    return json.loads("".join(p if isinstance(p, str) else "ARN" for p in parts))
+    (pipeline,) = [d for d in _definitions(synthesized) if STEP_NAMES[0] in d["States"]]
+    return pipeline
+
+
+def test_large_files_are_planned_staged_in_parallel_and_committed_once(synthesized) -> None:
+    (machine,) = [d for d in _definitions(synthesized) if "StageParts" in d["States"]]
+    assert machine["StartAt"] == "PlanParts"
+    stage = machine["States"]["StageParts"]
+    assert stage["Type"] == "Map" and stage["ItemsPath"] == "$.parts" and stage["Next"] == "CommitParts"
+    ingest = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
+              if f["Properties"].get("ImageConfig", {}).get("Command") == ["functions.ingest.handler.handler"]]
+    assert "CDP_LARGE_FILE_STATE_MACHINE" in ingest[0]["Properties"]["Environment"]["Variables"]
+    statements = [st for p in resources(synthesized, "AWS::IAM::Policy").values()
+                  for st in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert any(st["Action"] == "states:StartExecution" for st in statements)
 
 
 def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> None:
@@ -135,7 +155,7 @@ def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> Non
 
 
 def test_pipeline_logs_leave_out_execution_data_and_are_traced(synthesized) -> None:
-    synthesized.template.has_resource_properties("AWS::StepFunctions::StateMachine", {
+    synthesized.template.all_resources_properties("AWS::StepFunctions::StateMachine", {
         "TracingConfiguration": {"Enabled": True},
         "LoggingConfiguration": Match.object_like({"IncludeExecutionData": False, "Level": "ALL"}),
     })

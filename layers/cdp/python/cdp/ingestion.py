@@ -110,14 +110,14 @@ def _load(
     return counts | {"unknown_columns": tuple(unknown)}
 
 
-def _begin(
-    store: TableStore, config: Config, source: str, content: Content, uri: str, fingerprint: str | None
+def begin_file(
+    store: TableStore, config: Config, source: str, uri: str, fingerprint: str
 ) -> tuple[SourceSpec, str, FileOutcome | None]:
     """The file's contract and id, and the outcome already recorded for it, if any (then there is nothing to do)."""
     spec = config.sources.get(source)
     if spec is None:
         raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
-    file_id = file_id_for(source, fingerprint or content_fingerprint(content))
+    file_id = file_id_for(source, fingerprint)
     previous = store.read("files", f"file_id == {_quoted(file_id)}")
     if previous.num_rows:
         row = previous.to_pylist()[0]
@@ -139,7 +139,7 @@ def ingest_file(
 ) -> FileOutcome:
     """Ingest a file given as a path (streamed) or bytes."""
     now = now or datetime.now(UTC)
-    spec, file_id, skipped = _begin(store, config, source, content, uri, fingerprint)
+    spec, file_id, skipped = begin_file(store, config, source, uri, fingerprint or content_fingerprint(content))
     if skipped:
         return skipped
     try:
@@ -186,9 +186,16 @@ def stage_part(
 
 def commit_parts(
     store: TableStore, config: Config, source: str, file_id: str, uri: str, stage: Path, parts: int,
-    fingerprint: str | None, now: datetime,
+    fingerprint: str | None, now: datetime, rejected: str | None = None,
 ) -> FileOutcome:
-    """Commit every staged part of a file in one transaction per table, then its files row."""
+    """Commit every staged part of a file in one transaction per table, then its files row.
+
+    ``rejected`` is the reason a part refused the whole file: then nothing is committed but the rejection.
+    """
+    if rejected:
+        outcome = FileOutcome(file_id, source, uri, "rejected", rejected)
+        store.append("files", _files_row(outcome, fingerprint, now))
+        return outcome
     spec = config.sources[source]
     names = [f"part-{index:05d}" for index in range(parts)]
     missing = [n for n in names if not (stage / f"{n}.counts.json").exists()]
@@ -223,7 +230,7 @@ def ingest_in_parts(
 ) -> FileOutcome:
     """Ingest a large file as parts, the way the cloud fans it out: plan, stage every part, commit once."""
     now = now or datetime.now(UTC)
-    spec, file_id, skipped = _begin(store, config, source, path, uri, fingerprint)
+    spec, file_id, skipped = begin_file(store, config, source, uri, fingerprint or content_fingerprint(path))
     if skipped:
         return skipped
     parts = plan_parts(path, spec.format, part_bytes)
@@ -237,12 +244,11 @@ def ingest_in_parts(
             for part in parts:
                 stage_part(config, source, path, part, file_id, staged, now, "cp1252")
     except FileRejected as exc:
-        outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
-        store.append("files", _files_row(outcome, fingerprint, now))
-        shutil.rmtree(staged, ignore_errors=True)
-        return outcome
+        rejected = str(exc)
+    else:
+        rejected = None
     try:
-        return commit_parts(store, config, source, file_id, uri, staged, len(parts), fingerprint, now)
+        return commit_parts(store, config, source, file_id, uri, staged, len(parts), fingerprint, now, rejected)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 

@@ -30,14 +30,14 @@ def store() -> IcebergStore:
     return IcebergStore(catalog_from_environment(), os.environ.get("CDP_DATABASE", "cdp"))
 
 
-def _client(service: str) -> Any:
+def client(service: str) -> Any:
     endpoint = os.environ.get("CDP_S3_ENDPOINT") if service == "s3" else os.environ.get("CDP_AWS_ENDPOINT")
     return boto3.client(service, endpoint_url=endpoint or None)
 
 
 @cache
 def bus() -> EventBridgeBus:
-    return EventBridgeBus(_client("events"), os.environ.get("CDP_EVENT_BUS", BUS_NAME))
+    return EventBridgeBus(client("events"), os.environ.get("CDP_EVENT_BUS", BUS_NAME))
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class LandedObject:
     key: str
     etag: str
     version_id: str | None
+    size: int = 0
 
     @property
     def source(self) -> str | None:
@@ -65,8 +66,17 @@ class LandedObject:
         """Copy the object to local disk (Lambda's ephemeral storage), from where ingestion streams it."""
         path = folder / Path(self.key).name
         extra = {"VersionId": self.version_id} if self.version_id else None
-        _client("s3").download_file(self.bucket, self.key, str(path), ExtraArgs=extra)
+        client("s3").download_file(self.bucket, self.key, str(path), ExtraArgs=extra)
         return path
+
+
+def s3_client() -> Any:
+    return client("s3")
+
+
+def split_bytes() -> int:
+    """Landed files from this size on are ingested in parts, fanned out by the large-file state machine."""
+    return int(os.environ.get("CDP_SPLIT_BYTES", 2 << 30))
 
 
 def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:
@@ -82,6 +92,7 @@ def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:
                 unquote_plus(s3["object"]["key"]),
                 s3["object"].get("eTag", "").strip('"'),
                 s3["object"].get("versionId"),
+                int(s3["object"].get("size", 0)),
             )
         )
     return objects

@@ -1,0 +1,88 @@
+"""Large files in parts (the large-file state machine): plan the parts, stage each in parallel, commit once.
+
+Each step is a thin adapter over `cdp.ingestion` (`plan_parts_of_stream`, `stage_part`, `commit_parts`), the
+functions that `ingest_in_parts` chains locally. Staged parts live under `staging/<file_id>/` in the data bucket.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cdp.adapters import aws
+from cdp.domain.readers import FileRejected, Part, plan_parts_of_stream
+from cdp.ingestion import begin_file, commit_parts, stage_part
+
+logger = Logger()
+tracer = Tracer()
+PART_BYTES = 512 << 20  # a part one function validates in a few minutes
+
+
+def _object(event: dict[str, Any]) -> dict[str, Any]:
+    arguments = {"Bucket": event["bucket"], "Key": event["key"]}
+    if event.get("version_id"):
+        arguments["VersionId"] = event["version_id"]
+    return arguments
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def plan(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    uri = f"s3://{event['bucket']}/{event['key']}"
+    spec, file_id, skipped = begin_file(aws.store(), aws.config(), event["source"], uri, event["fingerprint"])
+    if skipped:
+        return {**event, "file_id": file_id, "skipped": True, "parts": []}
+    body = aws.s3_client().get_object(**_object(event))
+    parts = plan_parts_of_stream(body["Body"], body["ContentLength"], spec.format, event.get("part_bytes", PART_BYTES))
+    logger.info("file planned", extra={"file_id": file_id, "parts": len(parts)})
+    return {**event, "file_id": file_id, "skipped": False, "header_end": parts[0].start,
+            "parts": [{"index": p.index, "start": p.start, "end": p.end, "first_row": p.first_row} for p in parts]}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def stage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    part = Part(**event["part"])
+    s3 = aws.s3_client()
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / "part"
+        with local.open("wb") as handle:
+            # The worker's file: the source's header line, then its own byte range, read with a range GET.
+            if event["header_end"]:
+                handle.write(s3.get_object(**_object(event), Range=f"bytes=0-{event['header_end'] - 1}")["Body"].read())
+            handle.write(s3.get_object(**_object(event), Range=f"bytes={part.start}-{part.end - 1}")["Body"].read())
+        here = Part(part.index, event["header_end"], local.stat().st_size, part.first_row)
+        staged = Path(folder) / "staged"
+        try:
+            counts = stage_part(aws.config(), event["source"], local, here, event["file_id"], staged,
+                                datetime.now(UTC))
+        except FileRejected as exc:
+            return {"index": part.index, "rejected": str(exc)}
+        for path in staged.iterdir():
+            s3.upload_file(str(path), event["bucket"], f"staging/{event['file_id']}/{path.name}")
+    return {"index": part.index, "rows_in": counts["rows_in"]}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def commit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    s3, bucket, prefix = aws.s3_client(), event["bucket"], f"staging/{event['file_id']}/"
+    uri = f"s3://{bucket}/{event['key']}"
+    rejected = [r["rejected"] for r in event["staged"] if r.get("rejected")]
+    with tempfile.TemporaryDirectory() as folder:
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for o in page.get("Contents", [])]
+        for key in keys:
+            s3.download_file(bucket, key, str(Path(folder) / Path(key).name))
+        outcome = commit_parts(aws.store(), aws.config(), event["source"], event["file_id"], uri, Path(folder),
+                               len(event["parts"]), event["fingerprint"], datetime.now(UTC), rejected[0] if rejected else None)
+        for start in range(0, len(keys), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+    logger.info("file committed", extra={"file_id": outcome.file_id, "status": outcome.status,
+                                         "rows_in": outcome.rows_in, "rows_quarantined": outcome.rows_quarantined})
+    return {"file_id": outcome.file_id, "status": outcome.status, "rows_in": outcome.rows_in}
