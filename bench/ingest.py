@@ -15,16 +15,31 @@ from pathlib import Path
 
 import numpy as np
 
-FIRST = ["Jean", "Marie", "hélène", "PIERRE", "Zoé", "François", "Anne-Sophie", "Luca", "Emma", "Noah", "Chloé", "Léa"]
-LAST = ["Dupont", "MARTIN", "Lefèvre", "Bernard", "de la Fontaine", "Müller", "García", "Rossi", "O'Neil", "Petit"]
-CITIES = ["Paris", "lyon", "Marseille", "Bordeaux", "Lille", "Nantes", "Bruxelles", "Genève"]
 COUNTRIES = ["FR", "fr", "France", "BE", "Belgique", "DE", "Allemagne", "ES"]
 BOOLS = ["1", "0", "oui", "non", "true", "false", "", "yes"]
+
+
+def _name_pools(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First names, last names and cities in the variety of a real customer base (thousands of distinct values,
+    several languages), so that the benchmark does not flatter work done once per distinct value."""
+    from faker import Faker
+
+    fake = Faker(["fr_FR", "fr_FR", "de_DE", "es_ES", "it_IT", "en_GB", "nl_BE"])
+    fake.seed_instance(seed)
+    first = {fake.first_name() for _ in range(20_000)}
+    last = {fake.last_name() for _ in range(60_000)}
+    # Exports write the same names in several ways: upper case, lower case, double-barrelled.
+    pool = sorted(last)
+    pairs = np.random.default_rng(seed).integers(0, len(pool), (30_000, 2))
+    last |= {pool[a] + "-" + pool[b] for a, b in pairs}
+    cities = {fake.city() for _ in range(20_000)}
+    return np.array(sorted(first)), np.array(sorted(last)), np.array(sorted(cities))
 
 
 def make_crm_csv(path: Path, rows: int, seed: int = 0) -> int:
     """A CRM export with realistic variety: formats, case, accents, null tokens and a few bad rows."""
     rng = np.random.default_rng(seed)
+    first_names, last_names, cities = _name_pools(seed)
     chunk = 200_000
     with path.open("w", encoding="utf-8") as handle:
         handle.write("customer_id,first_name,last_name,email,phone,birth_date,street,postcode,city,country,"
@@ -32,8 +47,10 @@ def make_crm_csv(path: Path, rows: int, seed: int = 0) -> int:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
             ids = np.char.add("C", np.arange(start, start + n).astype(str))
-            first = np.array(FIRST)[rng.integers(0, len(FIRST), n)]
-            last = np.array(LAST)[rng.integers(0, len(LAST), n)]
+            first = first_names[rng.integers(0, len(first_names), n)]
+            last = last_names[rng.integers(0, len(last_names), n)]
+            last = np.where(rng.random(n) < 0.2, np.char.upper(last), last)
+            first = np.where(rng.random(n) < 0.1, np.char.lower(first), first)
             number = rng.integers(10_000_000, 99_999_999, n).astype(str)
             email = np.char.add(np.char.add(np.char.lower(first), "."), np.char.add(number, "@example.fr"))
             email[rng.random(n) < 0.02] = "N/A"
@@ -49,10 +66,12 @@ def make_crm_csv(path: Path, rows: int, seed: int = 0) -> int:
                                                      np.char.zfill(day.astype(str), 2))))
             street = np.char.add(rng.integers(1, 200, n).astype(str), " rue de la République")
             postcode = rng.integers(10_000, 95_999, n).astype(str)
-            city = np.array(CITIES)[rng.integers(0, len(CITIES), n)]
+            city = cities[rng.integers(0, len(cities), n)]
             country = np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), n)]
             opt_in = np.array(BOOLS)[rng.integers(0, len(BOOLS), (2, n))]
-            updated = np.char.add("2025-0", np.char.add(rng.integers(1, 10, n).astype(str), "-15 10:00:00"))
+            # Seconds across a year: update times hardly ever repeat.
+            updated = (np.datetime64("2025-01-01T00:00:00") + rng.integers(0, 365 * 86_400, n)).astype(str)
+            updated = np.char.replace(updated, "T", " ")
             ids[rng.random(n) < 0.005] = ""
             columns = [ids, first, last, email, phone, birth, street, postcode, city, country, opt_in[0], opt_in[1],
                        updated]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -46,7 +45,7 @@ class MalformedRow:
 
 @dataclass
 class RawRows:
-    frame: pd.DataFrame  # one text column per field found in the file, in file order
+    table: pa.Table  # one string column per field found in the file, in file order
     row_numbers: list[int] | np.ndarray  # 1-based number of each row in the file (CSV: header excluded)
     malformed: list[MalformedRow] = field(default_factory=list)
     encoding: str = "utf-8"
@@ -54,7 +53,7 @@ class RawRows:
 
     @property
     def rows_in(self) -> int:
-        return len(self.frame) + len(self.malformed)
+        return self.table.num_rows + len(self.malformed)
 
 
 @dataclass(frozen=True)
@@ -248,25 +247,25 @@ def _csv_batches(
             yielded = False
             for batch in reader:
                 pending |= {m.row_number for m in skipped} | {number for number, _ in recovered}
-                frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
-                candidates = np.arange(next_number, next_number + len(frame) + len(pending) + 1)
-                numbers = candidates[~np.isin(candidates, list(pending))][: len(frame)]
+                table = pa.Table.from_batches([batch])
+                candidates = np.arange(next_number, next_number + table.num_rows + len(pending) + 1)
+                numbers = candidates[~np.isin(candidates, list(pending))][: table.num_rows]
                 if len(numbers):
                     next_number = int(numbers[-1]) + 1
                     pending = {n for n in pending if n > numbers[-1]}
                 if recovered:
-                    extra = pd.DataFrame([values for _, values in recovered], columns=header, dtype="string")
-                    frame = pd.concat([frame, extra], ignore_index=True)
+                    extra = pa.table([pa.array(column, pa.string()) for column in zip(*(v for _, v in recovered))],
+                                     schema=table.schema)
+                    table = pa.concat_tables([table, extra])
                     numbers = np.concatenate([numbers, [number for number, _ in recovered]])
                     next_number = max(next_number, max(number for number, _ in recovered) + 1)
                     recovered.clear()
-                yield RawRows(frame, numbers, skipped.copy(), encoding, delimiter)
+                yield RawRows(table, numbers, skipped.copy(), encoding, delimiter)
                 skipped.clear()
                 yielded = True
             # The last part may end on a partial line: pyarrow reads it as a row, as it would in the whole file.
             if skipped or not yielded:
-                empty = pd.DataFrame({name: pd.Series(dtype="string") for name in header})
-                yield RawRows(empty, [], skipped.copy(), encoding, delimiter)
+                yield RawRows(_empty(header), [], skipped.copy(), encoding, delimiter)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise _truncated(exc) from exc
         except pa.ArrowInvalid as exc:
@@ -279,7 +278,23 @@ class NotUtf8(Exception):
     """Bytes past the sampled head are not UTF-8: the file must be read again, as cp1252."""
 
 
-def _as_text(value: object) -> str | None:
+def _text_schema(names: list[str]) -> pa.Schema:
+    return pa.schema([(name, pa.string()) for name in names])
+
+
+def _empty(names: list[str]) -> pa.Table:
+    return _text_schema(names).empty_table()
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """A typed Parquet column as text, for the source contract to read like any other file's."""
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array([_value_as_text(value) for value in column.to_pylist()], pa.string())
+
+
+def _value_as_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -301,8 +316,10 @@ def _jsonl_batches(content: Content, encoding: str, part: Part | None = None) ->
     malformed: list[MalformedRow] = []
 
     def flush() -> RawRows:
-        frame = pd.DataFrame.from_records(rows).astype("string") if rows else pd.DataFrame()
-        batch = RawRows(frame, numbers.copy(), malformed.copy(), encoding)
+        # Lines may differ in their keys: the batch has every key seen, in the order first seen.
+        names = list(dict.fromkeys(key for row in rows for key in row))
+        table = pa.Table.from_pylist(rows, schema=_text_schema(names)) if rows else pa.table({})
+        batch = RawRows(table, numbers.copy(), malformed.copy(), encoding)
         rows.clear(), numbers.clear(), malformed.clear()
         return batch
 
@@ -323,7 +340,7 @@ def _jsonl_batches(content: Content, encoding: str, part: Part | None = None) ->
                         # by other systems ingest under the same source contract as files.
                         item = item["detail"]
                     if isinstance(item, dict):
-                        rows.append({key: _as_text(value) for key, value in item.items()})
+                        rows.append({key: _value_as_text(value) for key, value in item.items()})
                         numbers.append(number)
                     else:
                         malformed.append(MalformedRow(number, line, "expected a JSON object per line"))
@@ -340,12 +357,12 @@ def _parquet_batches(content: Content) -> Iterator[RawRows]:
             parquet = pq.ParquetFile(stream)
             start = 1
             for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH):
-                frame = batch.to_pandas().astype("string")
-                yield RawRows(frame, np.arange(start, start + len(frame)))
-                start += len(frame)
+                table = pa.table({name: _as_text(column) for name, column in zip(batch.schema.names, batch.columns,
+                                                                                  strict=True)})
+                yield RawRows(table, np.arange(start, start + table.num_rows))
+                start += table.num_rows
             if parquet.metadata.num_rows == 0:
-                names = parquet.schema_arrow.names
-                yield RawRows(pd.DataFrame({n: pd.Series(dtype="string") for n in names}), [])
+                yield RawRows(_empty(parquet.schema_arrow.names), [])
         except (pa.ArrowInvalid, OSError, EOFError) as exc:
             raise FileRejected(f"not a readable Parquet file ({exc}); re-export it") from exc
 
@@ -383,9 +400,9 @@ def read_batches(
 def read_rows(content: Content, file_format: str, delimiter: str | None = None) -> RawRows:
     """All rows at once: for small files and tests."""
     batches = list(read_batches(content, file_format, delimiter))
-    frames = [b.frame for b in batches if len(b.frame.columns)]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    tables = [b.table for b in batches if b.table.num_columns]
+    table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
     numbers = np.concatenate([np.asarray(b.row_numbers, dtype="int64") for b in batches]) if batches else []
     malformed = [m for b in batches for m in b.malformed]
-    first = batches[0] if batches else RawRows(pd.DataFrame(), [])
-    return RawRows(frame, numbers, malformed, first.encoding, first.delimiter)
+    first = batches[0] if batches else RawRows(pa.table({}), [])
+    return RawRows(table, numbers, malformed, first.encoding, first.delimiter)
