@@ -93,7 +93,7 @@ def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
 
     from cdp.config import example_config_path, load_config
     from cdp.domain.readers import read_batches
-    from cdp.domain.validate import validate
+    from cdp.domain.validate import validate_all
     from cdp.schemas import TABLES
 
     spec = load_config(example_config_path()).sources["crm"]
@@ -101,8 +101,8 @@ def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
     accepted = quarantined = 0
     with pq.ParquetWriter(out, TABLES["records"].schema) as records, \
             pq.ParquetWriter(out + ".quarantine", TABLES["quarantine"].schema) as quarantine:
-        for rows in read_batches(Path(csv_path), spec.format):
-            result = validate(rows, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC))
+        batches = read_batches(Path(csv_path), spec.format)
+        for result in validate_all(batches, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC)):
             records.write_table(result.accepted)
             quarantine.write_table(result.quarantine)
             accepted += result.accepted.num_rows

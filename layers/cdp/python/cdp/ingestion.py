@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
 from cdp.domain.readers import Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
-from cdp.domain.validate import validate
+from cdp.domain.validate import validate_all
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
 
@@ -96,8 +96,8 @@ def _load(
     unknown: list[str] = []
     new_versions = _NewVersions(store, spec.table, source)
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
-        for rows in read_batches(content, spec.format, spec.delimiter, encoding):
-            validated = validate(rows, source=source, spec=spec, file_id=file_id, now=now)
+        batches = read_batches(content, spec.format, spec.delimiter, encoding)
+        for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
             fresh = new_versions.filter(validated.accepted)
             target.append(fresh)
             quarantine.append(validated.quarantine)
@@ -171,8 +171,8 @@ def stage_part(
     name = f"part-{part.index:05d}"
     with pq.ParquetWriter(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
             pq.ParquetWriter(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
-        for rows in read_batches(path, spec.format, spec.delimiter, encoding, part):
-            validated = validate(rows, source=source, spec=spec, file_id=file_id, now=now)
+        batches = read_batches(path, spec.format, spec.delimiter, encoding, part)
+        for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
             rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))
             quarantine_out.write_table(validated.quarantine)
             counts["rows_in"] += validated.rows_in

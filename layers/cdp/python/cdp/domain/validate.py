@@ -6,6 +6,10 @@ Everything runs on whole Arrow columns; Python only touches the rows that have s
 from __future__ import annotations
 
 import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -207,3 +211,27 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
               for f in schema]
     accepted = pa.Table.from_arrays(arrays, schema=schema)
     return Validated(accepted, quarantine, rows.rows_in, int((warned & ~fatal).sum()), unknown)
+
+
+def validate_all(
+    batches: Iterable[RawRows], *, source: str, spec: SourceSpec, file_id: str, now: datetime,
+    workers: int | None = None,
+) -> Iterator[Validated]:
+    """Validate batches on a few threads, yielding results in file order.
+
+    Arrow's kernels and DuckDB release the GIL, so batches validate side by side while the next is being read;
+    at most ``workers + 1`` batches are in flight, so memory stays bounded.
+    """
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers == 1:
+        for rows in batches:
+            yield validate(rows, source=source, spec=spec, file_id=file_id, now=now)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate") as pool:
+        pending: deque[Future[Validated]] = deque()
+        for rows in batches:
+            pending.append(pool.submit(validate, rows, source=source, spec=spec, file_id=file_id, now=now))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
