@@ -89,18 +89,17 @@ def _baseline(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
 
 
 def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
-    import pyarrow.parquet as pq
-
     from cdp.config import example_config_path, load_config
     from cdp.domain.readers import read_batches
     from cdp.domain.validate import validate_all
+    from cdp.ingestion import staging_writer
     from cdp.schemas import TABLES
 
     spec = load_config(example_config_path()).sources["crm"]
     started = time.perf_counter()
     accepted = quarantined = 0
-    with pq.ParquetWriter(out, TABLES["records"].schema) as records, \
-            pq.ParquetWriter(out + ".quarantine", TABLES["quarantine"].schema) as quarantine:
+    with staging_writer(out, TABLES["records"].schema) as records, \
+            staging_writer(out + ".quarantine", TABLES["quarantine"].schema) as quarantine:
         batches = read_batches(Path(csv_path), spec.format)
         for result in validate_all(batches, source="crm", spec=spec, file_id="bench", now=datetime.now(UTC)):
             records.write_table(result.accepted)

@@ -156,6 +156,15 @@ def ingest_file(
     return outcome
 
 
+def staging_writer(path: Path | str, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer for validated rows on their way to the tables.
+
+    Staged files are read once, whole, by ``commit_parts``: they are written for speed, without column
+    statistics, and with dictionaries only for the lineage columns that hold one value per file.
+    """
+    return pq.ParquetWriter(path, schema, use_dictionary=["source", "file_id"], write_statistics=False)
+
+
 def stage_part(
     config: Config, source: str, path: Path, part: Part, file_id: str, stage: Path, now: datetime,
     encoding: str | None = None,
@@ -169,8 +178,8 @@ def stage_part(
     stage.mkdir(parents=True, exist_ok=True)
     counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "unknown_columns": []}
     name = f"part-{part.index:05d}"
-    with pq.ParquetWriter(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
-            pq.ParquetWriter(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
+    with staging_writer(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
+            staging_writer(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
         batches = read_batches(path, spec.format, spec.delimiter, encoding, part)
         for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
             rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))

@@ -8,11 +8,13 @@ normalisation) and DuckDB's date parsing, so no Python code runs per row. Where 
 from __future__ import annotations
 
 import gettext
+import itertools
 import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from datetime import date as date_type
 from functools import cache
 
 import duckdb
@@ -44,9 +46,9 @@ _NAME_NEEDS_PARTICLES = (
     r" (?:" + "|".join(sorted(p.title() for p in NAME_PARTICLES)) + r")(?: |$)|(?:^|[ -])[DL]'"
 )
 
-# Where Arrow's title case could differ from the reference: a letter after a sign other than a space, hyphen
-# or apostrophe (3rd, (jean), o’neil), or several apostrophes.
-_NAME_CASE_DIFFERS = r"[^\pL\s'-]\pL|'.*'"
+# Where Arrow's title case could differ from the reference casing: a letter after a sign other than a space,
+# hyphen or apostrophe (3rd, (jean), o’neil), several apostrophes, or a particle.
+_NAME_NEEDS_REFERENCE = r"[^\pL\s'-]\pL|'.*'|" + _NAME_NEEDS_PARTICLES
 
 _STRING_NULL = pa.scalar(None, pa.string())
 
@@ -74,19 +76,55 @@ def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values if values.type == pa.string() else values.cast(pa.string())
 
 
+def _value_bytes(text: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of a string array's values, without copying."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
+    data = text.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _contains_byte(text: pa.Array, *values: int) -> bool:
+    """Whether any value holds one of these bytes: a column-wide test far cheaper than a per-value search."""
+    data = _value_bytes(text)
+    return bool(np.isin(data, np.array(values, dtype=np.uint8)).any()) if len(data) else False
+
+
+def _has_non_ascii(text: pa.Array) -> bool:
+    data = _value_bytes(text)
+    return bool(len(data)) and int(data.max()) >= 0x80
+
+
 def strip_nulls(raw: pa.Array) -> pa.Array:
     """Trim text and read null-like tokens as missing."""
     text = as_text(raw)
-    if pc.any(pc.match_substring(text, "\x00")).as_py():
+    if _contains_byte(text, 0):
         text = pc.replace_substring(text, "\x00", "")
     text = pc.utf8_trim_whitespace(text)
-    tokens = pc.is_in(pc.utf8_lower(text), value_set=_value_set(NULL_TOKENS))
-    return pc.if_else(tokens, _STRING_NULL, text)
+    # Every upper/lower-case spelling of the tokens is in the set: no need to lower-case the whole column.
+    return pc.if_else(pc.is_in(text, value_set=_null_token_spellings()), _STRING_NULL, text)
+
+
+@cache
+def _null_token_spellings() -> pa.Array:
+    spellings: set[str] = set()
+    for token in NULL_TOKENS:
+        spellings |= {"".join(chars) for chars in itertools.product(*({c.lower(), c.upper()} for c in token))}
+    return pa.array(sorted(spellings), pa.string())
 
 
 @cache
 def _value_set(tokens: frozenset[str]) -> pa.Array:
     return pa.array(sorted(tokens), pa.string())
+
+
+def _where(mask: pa.Array, compute: Callable[[pa.Array], pa.Array], values: pa.Array) -> pa.Array:
+    """``compute`` applied to the values selected by ``mask`` only, the others left as they are."""
+    selected = values.filter(mask)
+    if len(selected) == 0:
+        return values
+    return pc.replace_with_mask(values, mask, compute(selected).cast(values.type))
 
 
 def per_distinct(values: pa.Array, function: Callable[[str], object], type: pa.DataType = pa.string()) -> pa.Array:
@@ -99,8 +137,13 @@ def per_distinct(values: pa.Array, function: Callable[[str], object], type: pa.D
 
 
 def email(raw: pa.Array) -> Normalised:
-    text = pc.replace_substring_regex(pc.utf8_lower(raw), _SPACE + "+", "")
+    # A valid address is ASCII (see EMAIL_PATTERN): ASCII lower-casing is enough and much cheaper.
+    text = pc.ascii_lower(raw)
     valid = _flag(pc.match_substring_regex(text, EMAIL_PATTERN))
+    if not pc.all(pc.or_(valid, pc.is_null(raw))).as_py():
+        # Spaces typed inside an address (jean .dupont@…) are dropped, then the address is checked again.
+        text = _where(pc.invert(valid), lambda t: pc.replace_substring_regex(t, _SPACE + "+", ""), text)
+        valid = _flag(pc.match_substring_regex(text, EMAIL_PATTERN))
     return Normalised(pc.if_else(valid, text, _STRING_NULL), pc.and_(pc.is_valid(raw), pc.invert(valid)),
                       "email_syntax")
 
@@ -137,27 +180,43 @@ def _to_e164(value: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _compact_phone(raw: pa.Array) -> pa.Array:
+    """Phone numbers without spaces, dots, dashes, brackets or slashes."""
+    if raw.offset or _has_non_ascii(raw):  # no-break spaces and the like
+        return pc.replace_substring_regex(raw, _PHONE_PUNCTUATION, "")
+    # ASCII only: drop the separator bytes from the values buffer in one numpy pass.
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=4 * raw.offset)
+    data = _value_bytes(raw)
+    keep = ~np.isin(data, np.frombuffer(b" \t.-()/", dtype=np.uint8))
+    kept_before = np.concatenate([[0], np.cumsum(keep)]).astype(np.int32)
+    new_offsets = kept_before[offsets - offsets[0]]
+    return pa.StringArray.from_buffers(len(raw), pa.py_buffer(new_offsets), pa.py_buffer(data[keep].tobytes()),
+                                       raw.buffers()[0], raw.null_count)
+
+
 def phone(raw: pa.Array, default_region: str) -> Normalised:
     fast = _region_fast_path(default_region)
-    if fast is not None:
-        prefix, valid = fast
-        code = phonenumbers.country_code_for_region(default_region)
-        compact = pc.replace_substring_regex(raw, _PHONE_PUNCTUATION, "")
-        # "00" opens an international number too: 0049... is German, not a French number with prefix 0.
-        foreign = pc.and_(pc.starts_with(compact, "00"), pc.invert(pc.starts_with(compact, f"00{code}")))
-        in_region = _flag(pc.and_(pc.match_substring_regex(compact, prefix), pc.invert(foreign)))
-        national = pc.replace_substring_regex(compact, prefix, "", max_replacements=1)
-        is_valid = _flag(pc.match_substring_regex(national, valid))
-        e164 = pc.if_else(pc.and_(in_region, is_valid),
-                          pc.binary_join_element_wise(f"+{code}", national, ""), _STRING_NULL)
-        # The library would say the same of a plain run of digits in the region that fits no number pattern.
-        known_invalid = pc.and_(pc.and_(in_region, pc.invert(is_valid)),
-                                _flag(pc.match_substring_regex(national, r"^\d+$")))
-        rest = pc.if_else(pc.or_(pc.is_valid(e164), known_invalid), _STRING_NULL, raw)
-    else:
-        e164, rest = pa.nulls(len(raw), pa.string()), raw
-    if rest.null_count < len(rest):
-        e164 = pc.coalesce(e164, per_distinct(rest, lambda value: _to_e164(value, default_region)))
+    if fast is None:
+        e164 = per_distinct(raw, lambda value: _to_e164(value, default_region))
+        return Normalised(e164, _invalid(raw, e164), "phone_e164")
+    prefix, valid = fast
+    code = phonenumbers.country_code_for_region(default_region)
+    compact = _compact_phone(raw)
+    # One pass: the region's prefix (+33, 0033 or 0) then a number valid in the region.
+    national = pc.struct_field(pc.extract_regex(compact, prefix + "(?P<n>" + valid[1:-1] + ")$"), [0])
+    e164 = pc.binary_join_element_wise(f"+{code}", national, "")
+    rest = pc.and_(pc.is_null(e164), pc.is_valid(raw))
+    if pc.any(rest).as_py():
+        # What the regex did not take: a plain run of digits after the region's prefix is invalid (the library
+        # would say the same); anything else (+49…, 0049…, letters) goes to the library once per value.
+        others = compact.filter(rest)
+        foreign = pc.and_(pc.starts_with(others, "00"), pc.invert(pc.starts_with(others, f"00{code}")))
+        digits = pc.replace_substring_regex(others, prefix, "", max_replacements=1)
+        known_invalid = _flag(pc.and_(pc.and_(pc.match_substring_regex(others, prefix), pc.invert(foreign)),
+                                      pc.match_substring_regex(digits, r"^\d+$")))
+        parsed = per_distinct(pc.if_else(known_invalid, _STRING_NULL, raw.filter(rest)),
+                              lambda value: _to_e164(value, default_region))
+        e164 = pc.replace_with_mask(e164, rest, parsed)
     return Normalised(e164, _invalid(raw, e164), "phone_e164")
 
 
@@ -178,6 +237,18 @@ def _name_case(value: str) -> str:
     return " ".join(words)
 
 
+def _collapse_spaces(text: pa.Array) -> pa.Array:
+    data = _value_bytes(text)
+    if len(data) < 2:
+        return text
+    # Two spaces in a row, a tab or line break, or a no-break space (C2 A0) or narrow one (E2 80 AF).
+    pairs = ((data[:-1] == 0x20) & (data[1:] == 0x20)) | ((data[:-1] == 0xC2) & (data[1:] == 0xA0)) \
+        | ((data[:-1] == 0x80) & (data[1:] == 0xAF))
+    if pairs.any() or np.isin(data, np.array([9, 10, 11, 12, 13], dtype=np.uint8)).any():
+        return pc.replace_substring_regex(text, _SPACE + "+", " ")
+    return text  # a single space between words already (the usual case)
+
+
 def name(raw: pa.Array) -> Normalised:
     """NFC, single spaces, and each part of hyphenated and apostrophed names capitalised (Jean-Pierre, O'Neil),
     with particles kept low (de la Fontaine, d'Artagnan) after the first word.
@@ -186,11 +257,12 @@ def name(raw: pa.Array) -> Normalised:
     after a digit or other sign) take the reference path, once per distinct value.
     """
     has_letter = _flag(pc.match_substring_regex(raw, r"\pL"))
-    text = pc.replace_substring_regex(pc.utf8_normalize(pc.if_else(has_letter, raw, _STRING_NULL), "NFC"),
-                                      _SPACE + "+", " ")
+    text = pc.if_else(has_letter, raw, _STRING_NULL)
+    if _has_non_ascii(text):
+        text = pc.utf8_normalize(text, "NFC")
+    text = _collapse_spaces(text)
     cased = pc.utf8_title(text)
-    odd = _flag(pc.or_(pc.match_substring_regex(cased, _NAME_NEEDS_PARTICLES),
-                       pc.match_substring_regex(text, _NAME_CASE_DIFFERS)))
+    odd = _flag(pc.match_substring_regex(cased, _NAME_NEEDS_REFERENCE))
     if pc.any(odd).as_py():
         cased = pc.if_else(odd, per_distinct(pc.if_else(odd, text, _STRING_NULL), _name_case), cased)
     return Normalised(cased, pc.and_(pc.is_valid(raw), pc.invert(has_letter)), "name_letters")
@@ -227,30 +299,37 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _parse_datetimes(raw: pa.Array, formats: tuple[str, ...]) -> pa.Array:
+def _parse_with_duckdb(raw: pa.Array, formats: tuple[str, ...], kind: str) -> pa.Array:
     """ISO 8601 first (with or without time and offset), then each format in order; naive times are UTC.
 
     DuckDB rejects impossible dates (31/02) where Arrow's strptime would roll them over into March.
     """
-    parsed = "try_cast(v AS TIMESTAMPTZ)"
+    parsed = f"try_cast(v AS {kind})"
     if formats:
-        parsed = f"coalesce({parsed}, try_strptime(v, [{', '.join(map(_quoted, formats))}])::TIMESTAMPTZ)"
-    result = sql_over({"v": raw}, f"SELECT {parsed} AS t FROM batch")["t"]
-    return result.combine_chunks().cast(TIMESTAMP)
+        parsed = f"coalesce({parsed}, try_strptime(v, [{', '.join(map(_quoted, formats))}])::{kind})"
+    return sql_over({"v": raw}, f"SELECT {parsed} AS t FROM batch")["t"].combine_chunks()
 
 
 def date(raw: pa.Array, formats: tuple[str, ...], today: datetime | None = None) -> Normalised:
     """Calendar dates; impossible (31/02) and future dates are invalid, and so is anything before 1900."""
     today = today or datetime.now(UTC)
-    parsed = _parse_datetimes(raw, formats)
-    plausible = pc.and_(pc.greater_equal(parsed, pa.scalar(datetime(1900, 1, 1, tzinfo=UTC), TIMESTAMP)),
-                        pc.less_equal(parsed, pa.scalar(today, TIMESTAMP)))
-    values = pc.if_else(_flag(plausible), parsed, pa.scalar(None, TIMESTAMP))
-    return Normalised(values.cast(pa.date32()), pc.and_(pc.is_valid(raw), pc.invert(_flag(plausible))), "date")
+    parsed = _parse_with_duckdb(raw, formats, "DATE").cast(pa.date32())
+    plausible = _flag(pc.and_(pc.greater_equal(parsed, pa.scalar(date_type(1900, 1, 1), pa.date32())),
+                              pc.less_equal(parsed, pa.scalar(today.date(), pa.date32()))))
+    values = pc.if_else(plausible, parsed, pa.scalar(None, pa.date32()))
+    return Normalised(values, pc.and_(pc.is_valid(raw), pc.invert(plausible)), "date")
 
 
 def timestamp(raw: pa.Array, formats: tuple[str, ...]) -> Normalised:
-    parsed = _parse_datetimes(raw, formats)
+    """Date-times; ISO 8601 with an offset is converted to UTC, and times without one are taken as UTC."""
+    try:
+        # Machine-written columns are usually clean ISO 8601 throughout: Arrow's cast reads them fastest.
+        parsed = raw.cast(pa.timestamp("us")).cast(TIMESTAMP)
+    except pa.ArrowInvalid:
+        try:
+            parsed = raw.cast(TIMESTAMP)
+        except pa.ArrowInvalid:
+            parsed = _parse_with_duckdb(raw, formats, "TIMESTAMPTZ").cast(TIMESTAMP)
     return Normalised(parsed, _invalid(raw, parsed), "datetime")
 
 

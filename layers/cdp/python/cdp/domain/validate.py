@@ -144,14 +144,18 @@ def _quarantine(rows: RawRows, table: pa.Table, fatal: np.ndarray, problems: lis
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
 
+# Types whose values are mostly distinct (addresses, numbers, times): normalised value by value.
+_MOSTLY_DISTINCT = frozenset({"string", "email", "phone", "datetime"})
+
+
 def _normalise_text(column: ColumnSpec, raw_text: pa.Array, spec: SourceSpec, today: datetime) -> normalize.Normalised:
-    """Trim, read null tokens and normalise; once per distinct value where values repeat (names, cities, dates)."""
-    sample = raw_text.slice(0, 4096)
-    if column.type != "string" and pc.count_distinct(sample).as_py() * 2 < len(sample):
+    """Trim, read null tokens and normalise; once per distinct value where values repeat (names, cities, flags)."""
+    if column.type not in _MOSTLY_DISTINCT and len(raw_text) > 64:
         encoded = pc.dictionary_encode(raw_text)
-        result = _normalise(column, normalize.strip_nulls(encoded.dictionary), spec, today)
-        return normalize.Normalised(result.values.take(encoded.indices),
-                                    pc.fill_null(result.invalid.take(encoded.indices), False), result.rule)
+        if len(encoded.dictionary) * 2 < len(raw_text):
+            result = _normalise(column, normalize.strip_nulls(encoded.dictionary), spec, today)
+            return normalize.Normalised(result.values.take(encoded.indices),
+                                        pc.fill_null(result.invalid.take(encoded.indices), False), result.rule)
     return _normalise(column, normalize.strip_nulls(raw_text), spec, today)
 
 
