@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pytest
 
 from cdp.domain import normalize
 
@@ -57,25 +58,29 @@ def test_amounts_with_a_decimal_comma() -> None:
     assert normalize.number(series("12,50", "1 200.5")).values.to_pylist() == [12.5, 1200.5]
 
 
-def test_the_vectorised_phone_path_agrees_with_phonenumbers() -> None:
+@pytest.mark.parametrize("region", ["FR", "BE", "DE", "ES", "IT", "US"])
+def test_the_vectorised_phone_path_agrees_with_phonenumbers(region: str) -> None:
     import numpy as np
     import phonenumbers
 
+    code = phonenumbers.country_code_for_region(region)
+    trunk = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix or ""
     rng = np.random.default_rng(5)
-    digits = ["".join(map(str, rng.integers(0, 10, 9))) for _ in range(2000)]
-    shapes = ["0{}", "+33 {}", "0033{}", "{}", "+33 ({})", "00 49 {}", "0{}0", "+49 {}", "06 {} ext 5"]
+    digits = ["".join(map(str, rng.integers(0, 10, rng.integers(8, 11)))) for _ in range(2000)]
+    shapes = [trunk + "{}", f"+{code} {{}}", f"00{code}{{}}", "{}", f"+{code} ({{}})", "00 49 {}", trunk + "{}0",
+              "+49 {}", trunk + "6 {} ext 5", "+33 {}"]
     values = [shapes[i % len(shapes)].format(d) for i, d in enumerate(digits)]
 
     def reference(value: str) -> str | None:
         value = "+" + value[2:] if value.startswith("00") else value
         try:
-            number = phonenumbers.parse(value, "FR")
+            number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             return None
         valid = phonenumbers.is_valid_number(number)
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None
 
-    result = normalize.phone(series(*values), "FR").values
+    result = normalize.phone(series(*values), region).values
     assert result.to_pylist() == [reference(v) for v in values]
 
 

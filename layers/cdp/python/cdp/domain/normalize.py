@@ -85,12 +85,6 @@ def _value_bytes(text: pa.Array) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
 
 
-def _contains_byte(text: pa.Array, *values: int) -> bool:
-    """Whether any value holds one of these bytes: a column-wide test far cheaper than a per-value search."""
-    data = _value_bytes(text)
-    return bool(np.isin(data, np.array(values, dtype=np.uint8)).any()) if len(data) else False
-
-
 def _has_non_ascii(text: pa.Array) -> bool:
     data = _value_bytes(text)
     return bool(len(data)) and int(data.max()) >= 0x80
@@ -99,7 +93,8 @@ def _has_non_ascii(text: pa.Array) -> bool:
 def strip_nulls(raw: pa.Array) -> pa.Array:
     """Trim text and read null-like tokens as missing."""
     text = as_text(raw)
-    if _contains_byte(text, 0):
+    data = _value_bytes(text)
+    if len(data) and data.min() == 0:  # a NUL byte somewhere: a column-wide test, far cheaper than a search
         text = pc.replace_substring(text, "\x00", "")
     text = pc.utf8_trim_whitespace(text)
     # Every upper/lower-case spelling of the tokens is in the set: no need to lower-case the whole column.
@@ -119,14 +114,6 @@ def _value_set(tokens: frozenset[str]) -> pa.Array:
     return pa.array(sorted(tokens), pa.string())
 
 
-def _where(mask: pa.Array, compute: Callable[[pa.Array], pa.Array], values: pa.Array) -> pa.Array:
-    """``compute`` applied to the values selected by ``mask`` only, the others left as they are."""
-    selected = values.filter(mask)
-    if len(selected) == 0:
-        return values
-    return pc.replace_with_mask(values, mask, compute(selected).cast(values.type))
-
-
 def per_distinct(values: pa.Array, function: Callable[[str], object], type: pa.DataType = pa.string()) -> pa.Array:
     """Apply a Python function once per distinct non-null value, and spread the results back over the rows."""
     if values.null_count == len(values):
@@ -140,10 +127,12 @@ def email(raw: pa.Array) -> Normalised:
     # A valid address is ASCII (see EMAIL_PATTERN): ASCII lower-casing is enough and much cheaper.
     text = pc.ascii_lower(raw)
     valid = _flag(pc.match_substring_regex(text, EMAIL_PATTERN))
-    if not pc.all(pc.or_(valid, pc.is_null(raw))).as_py():
-        # Spaces typed inside an address (jean .dupont@…) are dropped, then the address is checked again.
-        text = _where(pc.invert(valid), lambda t: pc.replace_substring_regex(t, _SPACE + "+", ""), text)
-        valid = _flag(pc.match_substring_regex(text, EMAIL_PATTERN))
+    bad = pc.and_(pc.is_valid(raw), pc.invert(valid))
+    if pc.any(bad).as_py():
+        # Spaces typed inside an address (jean .dupont@…) are dropped, and those addresses checked again.
+        fixed = pc.replace_substring_regex(text.filter(bad), _SPACE + "+", "")
+        text = pc.replace_with_mask(text, bad, fixed)
+        valid = pc.replace_with_mask(valid, bad, _flag(pc.match_substring_regex(fixed, EMAIL_PATTERN)))
     return Normalised(pc.if_else(valid, text, _STRING_NULL), pc.and_(pc.is_valid(raw), pc.invert(valid)),
                       "email_syntax")
 
@@ -187,11 +176,28 @@ def _compact_phone(raw: pa.Array) -> pa.Array:
     # ASCII only: drop the separator bytes from the values buffer in one numpy pass.
     offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=4 * raw.offset)
     data = _value_bytes(raw)
-    keep = ~np.isin(data, np.frombuffer(b" \t.-()/", dtype=np.uint8))
+    keep = _KEEP_IN_PHONE[data]
     kept_before = np.concatenate([[0], np.cumsum(keep)]).astype(np.int32)
     new_offsets = kept_before[offsets - offsets[0]]
     return pa.StringArray.from_buffers(len(raw), pa.py_buffer(new_offsets), pa.py_buffer(data[keep].tobytes()),
                                        raw.buffers()[0], raw.null_count)
+
+
+_KEEP_IN_PHONE = np.ones(256, dtype=bool)
+_KEEP_IN_PHONE[np.frombuffer(b" \t.-()/", dtype=np.uint8)] = False
+
+
+def _known_invalid(compact: pa.Array, prefix: str, code: int, trunk: str | None) -> pa.Array:
+    """Numbers that the region's patterns refused and that the library would refuse too."""
+    if len(phonenumbers.region_codes_for_country_code(code)) > 1:
+        # A +1 or +44 number invalid here may be valid in a neighbour sharing the code (Canada, Jersey…).
+        return pa.array(np.zeros(len(compact), dtype=bool))
+    foreign = pc.and_(pc.starts_with(compact, "00"), pc.invert(pc.starts_with(compact, f"00{code}")))
+    digits = pc.replace_substring_regex(compact, prefix, "", max_replacements=1)
+    # Digits that open with the trunk prefix again (+33 06…) are for the library, which strips it.
+    plain = rf"^[^{trunk[0]}\D]\d*$" if trunk else r"^\d+$"
+    return _flag(pc.and_(pc.and_(pc.match_substring_regex(compact, prefix), pc.invert(foreign)),
+                         pc.match_substring_regex(digits, plain)))
 
 
 def phone(raw: pa.Array, default_region: str) -> Normalised:
@@ -202,19 +208,23 @@ def phone(raw: pa.Array, default_region: str) -> Normalised:
     prefix, valid = fast
     code = phonenumbers.country_code_for_region(default_region)
     compact = _compact_phone(raw)
-    # One pass: the region's prefix (+33, 0033 or 0) then a number valid in the region.
-    national = pc.struct_field(pc.extract_regex(compact, prefix + "(?P<n>" + valid[1:-1] + ")$"), [0])
-    e164 = pc.binary_join_element_wise(f"+{code}", national, "")
+    # One pass: the region's prefix (+33, 0033 or 0) then a number valid in the region; the prefix is then
+    # rewritten as +33 by position, cheaper than a regular expression.
+    in_region = _flag(pc.match_substring_regex(compact, prefix + valid[1:]))
+    international = pc.starts_with(compact, "00")
+    e164 = pc.if_else(international, pc.utf8_replace_slice(compact, 0, 2, "+"), compact)
+    trunk = phonenumbers.PhoneMetadata.metadata_for_region(default_region).national_prefix
+    if trunk:
+        national = pc.and_(pc.starts_with(compact, trunk), pc.invert(international))
+        e164 = pc.if_else(national, pc.utf8_replace_slice(compact, 0, len(trunk), f"+{code}"), e164)
+    e164 = pc.if_else(in_region, e164, _STRING_NULL)
     rest = pc.and_(pc.is_null(e164), pc.is_valid(raw))
     if pc.any(rest).as_py():
-        # What the regex did not take: a plain run of digits after the region's prefix is invalid (the library
-        # would say the same); anything else (+49…, 0049…, letters) goes to the library once per value.
+        # What the regex did not take goes to the library once per value (+49…, 0049…, letters, +33 06…),
+        # except plain digits after the region's prefix, which the library would call invalid as well.
         others = compact.filter(rest)
-        foreign = pc.and_(pc.starts_with(others, "00"), pc.invert(pc.starts_with(others, f"00{code}")))
-        digits = pc.replace_substring_regex(others, prefix, "", max_replacements=1)
-        known_invalid = _flag(pc.and_(pc.and_(pc.match_substring_regex(others, prefix), pc.invert(foreign)),
-                                      pc.match_substring_regex(digits, r"^\d+$")))
-        parsed = per_distinct(pc.if_else(known_invalid, _STRING_NULL, raw.filter(rest)),
+        parse = pc.invert(_known_invalid(others, prefix, code, trunk))
+        parsed = per_distinct(pc.if_else(parse, raw.filter(rest), _STRING_NULL),
                               lambda value: _to_e164(value, default_region))
         e164 = pc.replace_with_mask(e164, rest, parsed)
     return Normalised(e164, _invalid(raw, e164), "phone_e164")
@@ -264,7 +274,7 @@ def name(raw: pa.Array) -> Normalised:
     cased = pc.utf8_title(text)
     odd = _flag(pc.match_substring_regex(cased, _NAME_NEEDS_REFERENCE))
     if pc.any(odd).as_py():
-        cased = pc.if_else(odd, per_distinct(pc.if_else(odd, text, _STRING_NULL), _name_case), cased)
+        cased = pc.replace_with_mask(cased, odd, per_distinct(text.filter(odd), _name_case))
     return Normalised(cased, pc.and_(pc.is_valid(raw), pc.invert(has_letter)), "name_letters")
 
 

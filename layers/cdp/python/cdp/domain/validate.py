@@ -90,13 +90,25 @@ def _reason_lists(problems: list[Problem], rows: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), reasons, mask=pa.array(per_row == 0))
 
 
+def _as_hash_text(name: str, type: pa.DataType) -> str:
+    """A column as text for hashing; dates, times and flags as plain numbers, much cheaper to format."""
+    column = f'"{name}"'
+    if pa.types.is_date(type):
+        column = f"date_diff('day', DATE '1970-01-01', {column})"
+    elif pa.types.is_timestamp(type):
+        column = f"epoch_us({column})"
+    elif pa.types.is_boolean(type):
+        column = f"CAST({column} AS TINYINT)"
+    return column if pa.types.is_string(type) else f"CAST({column} AS VARCHAR)"
+
+
 def _row_hashes(columns: dict[str, pa.Array]) -> pa.Array:
     """A row's identity for idempotency: MD5 of its normalised values, so the same content always hashes alike.
 
     DuckDB computes it over the whole batch in native code; a NUL stands for a missing value so that
     (a, null) and (null, a) differ.
     """
-    values = ", ".join(f'coalesce(CAST("{name}" AS VARCHAR), chr(0))' for name in columns)
+    values = ", ".join(f"coalesce({_as_hash_text(name, values.type)}, chr(0))" for name, values in columns.items())
     query = f"SELECT md5(concat_ws(chr(31), {values})) AS content_hash FROM batch"
     return normalize.sql_over(columns, query)["content_hash"].combine_chunks()
 
@@ -150,7 +162,10 @@ _MOSTLY_DISTINCT = frozenset({"string", "email", "phone", "datetime"})
 
 def _normalise_text(column: ColumnSpec, raw_text: pa.Array, spec: SourceSpec, today: datetime) -> normalize.Normalised:
     """Trim, read null tokens and normalise; once per distinct value where values repeat (names, cities, flags)."""
-    if column.type not in _MOSTLY_DISTINCT and len(raw_text) > 64:
+    sample = raw_text.slice(0, 4096)
+    # A sample that is nearly all distinct says the column is too (last names, birth dates): skip the encoding.
+    if column.type not in _MOSTLY_DISTINCT and len(raw_text) > 64 and \
+            pc.count_distinct(sample).as_py() < 0.9 * len(sample):
         encoded = pc.dictionary_encode(raw_text)
         if len(encoded.dictionary) * 2 < len(raw_text):
             result = _normalise(column, normalize.strip_nulls(encoded.dictionary), spec, today)
