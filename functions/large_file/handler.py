@@ -1,7 +1,8 @@
 """Large files in parts (the large-file state machine): plan the parts, stage each in parallel, commit once.
 
-Each step is a thin adapter over `cdp.ingestion` (`plan_parts_of_stream`, `stage_part`, `commit_parts`), the
-functions that `ingest_in_parts` chains locally. Staged parts live under `staging/<file_id>/` in the data bucket.
+Each step is a thin adapter over `cdp.domain.readers` and `cdp.ingestion` (`plan_parts_of_stream` or
+`plan_parquet_parts`, `stage_part`, `commit_parts`), the functions that `ingest_in_parts` chains locally.
+Staged parts live under `staging/<file_id>/` in the data bucket.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.adapters import aws
-from cdp.domain.readers import FileRejected, Part, plan_parts_of_stream
+from cdp.domain.readers import FileRejected, Part, plan_parquet_parts, plan_parts_of_stream
 from cdp.ingestion import begin_file, commit_parts, stage_part
 
 logger = Logger()
@@ -37,34 +38,57 @@ def plan(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     spec, file_id, skipped = begin_file(aws.store(), aws.config(), event["source"], uri, event["fingerprint"])
     if skipped:
         return {**event, "file_id": file_id, "skipped": True, "parts": []}
-    body = aws.s3_client().get_object(**_object(event))
-    parts = plan_parts_of_stream(body["Body"], body["ContentLength"], spec.format, event.get("part_bytes", PART_BYTES))
+    part_bytes = event.get("part_bytes", PART_BYTES)
+    s3 = aws.s3_client()
+    size = s3.head_object(**_object(event))["ContentLength"]
+    remote = aws.S3RangeFile(event["bucket"], event["key"], size, event.get("version_id"))
+    footer_start = None
+    if remote.read_range(0, 4) == b"PAR1":
+        # Parquet is cut between row groups, planned from its footer alone.
+        parts = plan_parquet_parts(remote, part_bytes)
+        footer_start = size - 8 - int.from_bytes(remote.read_range(size - 8, size - 4), "little")
+    else:
+        body = s3.get_object(**_object(event))["Body"]
+        parts = plan_parts_of_stream(body, size, spec.format, part_bytes)
     logger.info("file planned", extra={"file_id": file_id, "parts": len(parts)})
-    return {**event, "file_id": file_id, "skipped": False, "header_end": parts[0].start,
-            "parts": [{"index": p.index, "start": p.start, "end": p.end, "first_row": p.first_row} for p in parts]}
+    return {**event, "file_id": file_id, "skipped": False, "size": size, "footer_start": footer_start,
+            "header_end": 0 if footer_start is not None else parts[0].start,
+            "parts": [{"index": p.index, "start": p.start, "end": p.end, "first_row": p.first_row,
+                       "row_groups": p.row_groups} for p in parts]}
+
+
+def _fetch_part(event: dict[str, Any], part: Part, local: Path) -> Part:
+    """Write what the worker reads to ``local``, and return the part as it stands in that file."""
+    remote = aws.S3RangeFile(event["bucket"], event["key"], event["size"], event.get("version_id"))
+    with local.open("wb") as handle:
+        if part.row_groups is not None:
+            # A sparse copy of the Parquet file: its magic, this part's row groups and the footer, each at its
+            # own offset, so the footer's offsets hold; the rest is never written, nor read.
+            handle.truncate(event["size"])
+            for start, end in ((0, 4), (part.start, part.end), (event["footer_start"], event["size"])):
+                handle.seek(start)
+                handle.write(remote.read_range(start, end))
+            return Part(part.index, part.start, part.end, part.first_row, tuple(part.row_groups))
+        # Text: the source's header line, then the part's own byte range.
+        handle.write(remote.read_range(0, event["header_end"]))
+        handle.write(remote.read_range(part.start, part.end))
+    return Part(part.index, event["header_end"], local.stat().st_size, part.first_row)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def stage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     part = Part(**event["part"])
-    s3 = aws.s3_client()
     with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "part"
-        with local.open("wb") as handle:
-            # The worker's file: the source's header line, then its own byte range, read with a range GET.
-            if event["header_end"]:
-                handle.write(s3.get_object(**_object(event), Range=f"bytes=0-{event['header_end'] - 1}")["Body"].read())
-            handle.write(s3.get_object(**_object(event), Range=f"bytes={part.start}-{part.end - 1}")["Body"].read())
-        here = Part(part.index, event["header_end"], local.stat().st_size, part.first_row)
+        here = _fetch_part(event, part, Path(folder) / "part")
         staged = Path(folder) / "staged"
         try:
-            counts = stage_part(aws.config(), event["source"], local, here, event["file_id"], staged,
-                                datetime.now(UTC))
+            counts = stage_part(aws.config(), event["source"], Path(folder) / "part", here, event["file_id"],
+                                staged, datetime.now(UTC))
         except FileRejected as exc:
             return {"index": part.index, "rejected": str(exc)}
         for path in staged.iterdir():
-            s3.upload_file(str(path), event["bucket"], f"staging/{event['file_id']}/{path.name}")
+            aws.s3_client().upload_file(str(path), event["bucket"], f"staging/{event['file_id']}/{path.name}")
     return {"index": part.index, "rows_in": counts["rows_in"]}
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -293,8 +296,9 @@ def test_events_published_by_other_systems_land_and_ingest_under_their_source(
     events.delete_rule(Name=rule, EventBusName=BUS_NAME)
 
 
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
-    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_format: str
 ) -> None:
     """The ingest function hands the file to the large-file state machine; its three steps (run here in the
     order the machine runs them, since moto does not run Lambda code) commit what one pass would."""
@@ -308,7 +312,13 @@ def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
     monkeypatch.setenv("CDP_LARGE_FILE_STATE_MACHINE", machine)
     monkeypatch.setenv("CDP_SPLIT_BYTES", "200")
     crm = small_landing / "crm" / "crm_export.csv"
-    cloud["s3"].put_object(Bucket=cloud["bucket"], Key="landing/crm/big_export.csv", Body=crm.read_bytes())
+    if file_format == "parquet":
+        # One row group per row: the plan reads the footer alone, each worker only its own row groups.
+        rows = pacsv.read_csv(crm, convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                         column_types={"customer_id": pa.string()}))
+        crm = tmp_path / "crm_export.parquet"
+        pq.write_table(rows.cast(pa.schema([(n, pa.string()) for n in rows.column_names])), crm, row_group_size=1)
+    cloud["s3"].put_object(Bucket=cloud["bucket"], Key=f"landing/crm/big_export.{file_format}", Body=crm.read_bytes())
 
     messages = [m for m in drain(cloud["sqs"], cloud["landing_queue"]) if "Records" in json.loads(m["Body"])]
     assert ingest(as_sqs_event(messages), FakeLambdaContext()) == {"batchItemFailures": []}
@@ -318,6 +328,8 @@ def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
 
     planned = plan({**request, "part_bytes": 120}, FakeLambdaContext())
     assert len(planned["parts"]) >= 3
+    if file_format == "parquet":
+        assert [tuple(p["row_groups"]) for p in planned["parts"]] == [(i, i + 1) for i in range(5)]
     staged = [stage({**planned, "part": part}, FakeLambdaContext()) for part in planned["parts"]]
     result = commit({**planned, "staged": staged}, FakeLambdaContext())
 

@@ -5,6 +5,7 @@ Kept apart from the handlers so that they stay a few lines each, and from the do
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -96,3 +97,43 @@ def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:
             )
         )
     return objects
+
+
+class S3RangeFile(io.RawIOBase):
+    """A read-only, seekable view of an S3 object that fetches only the byte ranges read.
+
+    Parquet readers seek to the footer and then to the column chunks they need: over this view, planning a
+    Parquet file reads its footer alone, and a worker reads its own row groups alone.
+    """
+
+    def __init__(self, bucket: str, key: str, size: int, version_id: str | None = None):
+        self._object = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        self._size = size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read_range(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the object, in one range GET."""
+        if end <= start:
+            return b""
+        response = client("s3").get_object(**self._object, Range=f"bytes={start}-{end - 1}")
+        return response["Body"].read()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read_range(self._position, min(self._size, self._position + len(buffer)))
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)

@@ -58,27 +58,57 @@ class RawRows:
 
 @dataclass(frozen=True)
 class Part:
-    """A slice of an uncompressed text file, cut at line ends, that one worker can read on its own."""
+    """A slice of a file that one worker can read on its own: lines of a text file, cut at line ends, or row
+    groups of a Parquet file."""
 
     index: int
-    start: int  # byte offset of the part's first line
-    end: int  # byte offset just past its last line
+    start: int  # byte offset of the part's first line (Parquet: of its first row group's data)
+    end: int  # byte offset just past its last line (Parquet: past its last row group's data)
     first_row: int  # file-wide number of its first row (CSV: header excluded; JSON Lines: the line number)
+    row_groups: tuple[int, int] | None = None  # Parquet only: the row groups [first, last + 1) it reads
+
+
+def plan_parquet_parts(source: str | Path | BinaryIO, part_bytes: int) -> list[Part]:
+    """Group a Parquet file's row groups into parts of about ``part_bytes`` of compressed data each.
+
+    A row group is never cut, so a file written as one big row group stays one part. ``source`` may be any
+    seekable file object, such as an object read by ranges from S3: only the footer is read.
+    """
+    metadata = pq.ParquetFile(source).metadata
+    parts: list[Part] = []
+    first_group, start, end, row, rows = 0, None, 0, 1, 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        columns = [group.column(c) for c in range(group.num_columns)]
+        offsets = [c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset for c in columns]
+        group_start = min(offsets) if offsets else 0
+        start = group_start if start is None else start
+        end = max([o + c.total_compressed_size for o, c in zip(offsets, columns, strict=True)] + [end])
+        rows += group.num_rows
+        if end - start >= part_bytes or index == metadata.num_row_groups - 1:
+            parts.append(Part(len(parts), start, end, row, (first_group, index + 1)))
+            first_group, start, row, rows = index + 1, None, row + rows, 0
+    return parts or [Part(0, 0, 0, 1, (0, 0))]
 
 
 def plan_parts(path: Path, file_format: str, part_bytes: int) -> list[Part]:
     """Cut a CSV or JSON Lines file into parts of about ``part_bytes`` at line ends, counting rows as it goes.
 
-    Compressed and Parquet files are one part. Rows are counted by line: a quoted value holding a line break
+    Compressed files are one part; Parquet files are cut between row groups. Rows are counted by line: a quoted value holding a line break
     shifts the numbers of the rows after it (the rows themselves stay whole only if no part boundary falls
     inside such a value, which cutting at line ends cannot promise: split only exports without them).
     """
     with open(path, "rb") as handle:
+        if handle.read(4) == b"PAR1":
+            return plan_parquet_parts(path, part_bytes)
+        handle.seek(0)
         return plan_parts_of_stream(handle, path.stat().st_size, file_format, part_bytes)
 
 
 def plan_parts_of_stream(stream: BinaryIO, size: int, file_format: str, part_bytes: int) -> list[Part]:
-    """`plan_parts` in one sequential pass, so that it also runs over an object streamed from S3."""
+    """`plan_parts` of a text file in one sequential pass, so that it also runs over an object streamed from S3.
+
+    Parquet needs its footer first: see ``plan_parquet_parts``; here a Parquet file is one part."""
     chunk = stream.read(PLAN_CHUNK_BYTES)
     if chunk[:2] == b"\x1f\x8b" or chunk[:4] == b"PAR1" or size <= part_bytes:
         return [Part(0, 0, size, 1)]
@@ -135,7 +165,7 @@ class _PartStream(io.RawIOBase):
 
 @contextmanager
 def _open(content: Content, part: Part | None = None, prefix: bytes = b"") -> Iterator[BinaryIO]:
-    if part is not None and (part.start > 0 or part.end < Path(content).stat().st_size):  # type: ignore[arg-type]
+    if part is not None and part.row_groups is None and (part.start > 0 or part.end < Path(content).stat().st_size):  # type: ignore[arg-type]
         stream = io.BufferedReader(_PartStream(content, prefix, part))  # type: ignore[arg-type]
         try:
             yield stream  # type: ignore[misc]
@@ -351,12 +381,13 @@ def _jsonl_batches(content: Content, encoding: str, part: Part | None = None) ->
     yield flush()
 
 
-def _parquet_batches(content: Content) -> Iterator[RawRows]:
+def _parquet_batches(content: Content, part: Part | None = None) -> Iterator[RawRows]:
     with _open(content) as stream:
         try:
             parquet = pq.ParquetFile(stream)
-            start = 1
-            for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH):
+            groups = range(*part.row_groups) if part and part.row_groups else range(parquet.num_row_groups)
+            start = part.first_row if part else 1
+            for batch in parquet.iter_batches(batch_size=PARQUET_ROWS_PER_BATCH, row_groups=groups):
                 table = pa.table({name: _as_text(column) for name, column in zip(batch.schema.names, batch.columns,
                                                                                   strict=True)})
                 yield RawRows(table, np.arange(start, start + table.num_rows))
@@ -382,7 +413,7 @@ def read_batches(
     """
     head = _head(content)
     if head[:4] == b"PAR1":
-        yield from _parquet_batches(content)
+        yield from _parquet_batches(content, part)
         return
     _check_text(head)
     encoding = encoding or _encoding(head)
