@@ -65,6 +65,33 @@ def test_latin1_semicolon_gzip_export_keeps_accents(store, retail_config: Config
     assert "Lefèvre" in names
 
 
+@pytest.mark.parametrize("sampled_bytes", [1 << 20, 4096])
+def test_a_file_mixing_utf8_and_cp1252_keeps_every_accent(
+    store, retail_config: Config, sampled_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exports glued together from several tools: each value is read in its own encoding, also when the cp1252
+    rows come after the start of the file that is sampled to choose how to read it."""
+    from cdp.domain import readers
+
+    monkeypatch.setattr(readers, "HEAD_BYTES", sampled_bytes)
+    header = CRM.splitlines()[0]
+    filler = "".join(f"F{i},Zoé,Émile,f{i}@example.fr,,,,,,FR,1,1,2025-01-01\n" for i in range(200))
+    content = (header + "\n" + filler + "M1,Zoé,Dubois,m1@example.fr,,,,,,FR,1,1,2025-01-01\n").encode(
+        "utf-8") + "M2,Hélène,Lefèvre,m2@example.fr,,,,,,FR,1,1,2025-01-01\n".encode("cp1252")
+    outcome = ingest_file(store, retail_config, "crm", content, "glued.csv")
+    assert outcome.status == "ingested" and outcome.rows_quarantined == 0
+    names = {r["source_id"]: (r["first_name"], r["last_name"]) for r in store.read("records").to_pylist()}
+    assert names["M1"] == ("Zoé", "Dubois") and names["M2"] == ("Hélène", "Lefèvre")
+
+
+def test_json_lines_in_mixed_encodings_keep_their_accents(store, retail_config: Config) -> None:
+    lines = ['{"account_id": "A1", "email": "a1@example.fr", "first_name": "Zoé", "created_at": "2025-01-01"}',
+             '{"account_id": "A2", "email": "a2@example.fr", "first_name": "Hélène", "created_at": "2025-01-01"}']
+    content = lines[0].encode("utf-8") + b"\r\n" + lines[1].encode("cp1252") + b"\n"
+    assert ingest_file(store, retail_config, "accounts", content, "accounts.jsonl").rows_accepted == 2
+    assert sorted(r["first_name"] for r in store.read("records").to_pylist()) == ["Hélène", "Zoé"]
+
+
 def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:
     without_id = "\n".join(",".join(line.split(",")[1:]) for line in CRM.splitlines()) + "\n"
     outcome = ingest_file(store, retail_config, "crm", without_id.encode(), "broken.csv")

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
-from cdp.domain.readers import Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
+from cdp.domain.readers import MIXED, Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
 from cdp.domain.validate import validate_all
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
@@ -146,8 +146,8 @@ def ingest_file(
         try:
             counts = _load(store, spec, source, content, file_id, now, None)
         except NotUtf8:
-            # The sampled start was UTF-8 but later bytes are not: nothing was committed; read it all as cp1252.
-            counts = _load(store, spec, source, content, file_id, now, "cp1252")
+            # The sampled start was UTF-8 but later bytes are not: nothing was committed; read it value by value.
+            counts = _load(store, spec, source, content, file_id, now, MIXED)
     except FileRejected as exc:
         outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
     else:
@@ -174,6 +174,17 @@ def stage_part(
     Nothing reaches the tables here: ``commit_parts`` commits all parts at once, so the file still never
     half-commits. Returns the part's counts, also kept beside its Parquet files.
     """
+    try:
+        return _stage_part(config, source, path, part, file_id, stage, now, encoding)
+    except NotUtf8:
+        # The part's start was UTF-8 but later bytes are not: its files are written again, value by value.
+        return _stage_part(config, source, path, part, file_id, stage, now, MIXED)
+
+
+def _stage_part(
+    config: Config, source: str, path: Path, part: Part, file_id: str, stage: Path, now: datetime,
+    encoding: str | None,
+) -> dict:
     spec = config.sources[source]
     stage.mkdir(parents=True, exist_ok=True)
     counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "unknown_columns": []}
@@ -245,13 +256,8 @@ def ingest_in_parts(
     parts = plan_parts(path, spec.format, part_bytes)
     staged = stage / file_id
     try:
-        try:
-            for part in parts:
-                stage_part(config, source, path, part, file_id, staged, now)
-        except NotUtf8:
-            shutil.rmtree(staged, ignore_errors=True)
-            for part in parts:
-                stage_part(config, source, path, part, file_id, staged, now, "cp1252")
+        for part in parts:
+            stage_part(config, source, path, part, file_id, staged, now)
     except FileRejected as exc:
         rejected = str(exc)
     else:

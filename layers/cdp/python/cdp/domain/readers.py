@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -200,15 +201,39 @@ def _truncated(exc: Exception) -> FileRejected:
     return FileRejected(f"the gzip archive is truncated or corrupt ({exc}); re-export and drop it again")
 
 
+UTF8 = "utf-8"
+# Every value read as UTF-8 where it is valid UTF-8, and as cp1252 where it is not: Windows exports from French
+# tools are cp1252 (a superset of Latin-1 for printable text), and files glued together from several exports
+# mix both, so the choice is made value by value.
+MIXED = "utf-8/cp1252"
+
+
 def _encoding(head: bytes) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # A multi-byte character cut by the end of the sample is not evidence against UTF-8.
         if exc.start < len(head) - 3:
-            # Windows exports from French tools are cp1252, a superset of Latin-1 for printable text.
-            return "cp1252"
-    return "utf-8"
+            return MIXED
+    return UTF8
+
+
+def decode_text(raw: bytes) -> str:
+    """A value's text: UTF-8 where valid, else cp1252 (its five unassigned bytes read as U+FFFD)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _decoded(column: pa.Array) -> pa.Array:
+    """A column read as bytes, as text: at native speed when it is all UTF-8, else per distinct value."""
+    try:
+        return column.cast(pa.string())  # validates UTF-8
+    except pa.ArrowInvalid:
+        encoded = pc.dictionary_encode(column)
+        texts = [decode_text(value) for value in encoded.dictionary.to_pylist()]
+        return pa.array(texts, pa.string()).take(encoded.indices)
 
 
 def _check_text(head: bytes) -> None:
@@ -232,11 +257,12 @@ def _sniff_delimiter(text: str) -> str:
 def _csv_batches(
     content: Content, head: bytes, delimiter: str | None, encoding: str, part: Part | None = None
 ) -> Iterator[RawRows]:
-    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     if not text.strip():
         raise FileRejected("the file is empty: it has no header line")
     delimiter = delimiter or _sniff_delimiter(text)
-    header = [h.strip().replace("\x00", "") for h in next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=delimiter))]
+    header_text = decode_text(head.split(b"\n", 1)[0]).lstrip("\ufeff")
+    header = [h.strip().replace("\x00", "") for h in next(csv.reader(io.StringIO(header_text), delimiter=delimiter))]
     skipped: list[MalformedRow] = []
     recovered: list[tuple[int, list[str]]] = []
     first_row = part.first_row if part else 1
@@ -266,11 +292,13 @@ def _csv_batches(
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False,
-                                               block_size=BLOCK_BYTES, encoding=encoding),
+                                               block_size=BLOCK_BYTES),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                                  invalid_row_handler=on_invalid_row),
-                convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                                     strings_can_be_null=False),
+                # Mixed encodings: bytes first, decoded column by column.
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() if encoding == UTF8 else pa.binary() for name in header},
+                    strings_can_be_null=False),
             )
             next_number = first_row
             pending: set[int] = set()
@@ -278,6 +306,9 @@ def _csv_batches(
             for batch in reader:
                 pending |= {m.row_number for m in skipped} | {number for number, _ in recovered}
                 table = pa.Table.from_batches([batch])
+                if encoding != UTF8:
+                    table = pa.table({n: _decoded(c.combine_chunks()) for n, c in zip(header, table.columns,
+                                                                                      strict=True)})
                 candidates = np.arange(next_number, next_number + table.num_rows + len(pending) + 1)
                 numbers = candidates[~np.isin(candidates, list(pending))][: table.num_rows]
                 if len(numbers):
@@ -299,13 +330,13 @@ def _csv_batches(
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise _truncated(exc) from exc
         except pa.ArrowInvalid as exc:
-            if encoding == "utf-8" and "UTF8" in str(exc):
+            if encoding == UTF8 and "UTF8" in str(exc):
                 raise NotUtf8 from exc
             raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
 
 
 class NotUtf8(Exception):
-    """Bytes past the sampled head are not UTF-8: the file must be read again, as cp1252."""
+    """Bytes past the sampled head are not UTF-8: the file must be read again, value by value (``MIXED``)."""
 
 
 def _text_schema(names: list[str]) -> pa.Schema:
@@ -354,10 +385,10 @@ def _jsonl_batches(content: Content, encoding: str, part: Part | None = None) ->
         return batch
 
     with _open(content, part) as stream:
-        text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=None)
         try:
-            for number, line in enumerate(text, start=part.first_row if part else 1):
-                line = line.lstrip("\ufeff").rstrip("\n")
+            # Line by line, each decoded on its own: a cp1252 line among UTF-8 ones keeps its accents.
+            for number, raw_line in enumerate(stream, start=part.first_row if part else 1):
+                line = decode_text(raw_line).lstrip("\ufeff").rstrip("\r\n")
                 if not line.strip():
                     continue
                 try:
@@ -408,8 +439,9 @@ def read_batches(
     """Batches of rows of a file given as a path (streamed) or bytes.
 
     Parquet is recognised by its magic bytes whatever the declared format (sources such as orders arrive as CSV
-    or Parquet); gzip by its own; the text encoding is UTF-8 (with or without BOM) or else cp1252. Raises
-    ``NotUtf8`` when a file whose start is UTF-8 turns out not to be: read it again with ``encoding="cp1252"``.
+    or Parquet); gzip by its own; text is UTF-8 (with or without BOM), or UTF-8 and cp1252 value by value
+    (``MIXED``) when the start of the file is not all UTF-8. Raises ``NotUtf8`` when a CSV whose start is
+    UTF-8 turns out not to be: read it again with ``encoding=MIXED``.
     """
     head = _head(content)
     if head[:4] == b"PAR1":
