@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,6 +91,38 @@ def test_json_lines_in_mixed_encodings_keep_their_accents(store, retail_config: 
     content = lines[0].encode("utf-8") + b"\r\n" + lines[1].encode("cp1252") + b"\n"
     assert ingest_file(store, retail_config, "accounts", content, "accounts.jsonl").rows_accepted == 2
     assert sorted(r["first_name"] for r in store.read("records").to_pylist()) == ["Hélène", "Zoé"]
+
+
+def test_each_file_keeps_a_data_quality_summary_by_field_and_rule(store, retail_config: Config) -> None:
+    content = CRM + "C6,Ann,Lee,not-an-email,12,1980-01-01,,,,Atlantis,peut-être,1,not a date\n"
+    outcome = ingest_file(store, retail_config, "crm", content.encode(), "crm.csv")
+    expected = [
+        {"field": "updated_at", "rule": "datetime", "rows_quarantined": 1, "rows_warned": 0},
+        {"field": "customer_id", "rule": "required", "rows_quarantined": 1, "rows_warned": 0},
+        {"field": "birth_date", "rule": "date", "rows_quarantined": 0, "rows_warned": 1},  # 31/02/1990
+    ]
+    assert list(outcome.quality) == sorted(expected, key=lambda i: (-i["rows_quarantined"] - i["rows_warned"],
+                                                                    i["field"], i["rule"]))
+    (row,) = store.read("files").to_pylist()
+    assert row["quality"] == list(outcome.quality)  # kept with the file, beside its quarantined rows
+
+
+def test_tables_of_an_older_release_gain_new_columns(tmp_path: Path, retail_config: Config) -> None:
+    from pyiceberg.catalog import Catalog
+
+    from cdp.schemas import TABLES
+
+    catalog: Catalog = local_catalog(tmp_path)
+    catalog.create_namespace("cdp")
+    older = pa.schema([f for f in TABLES["files"].schema if f.name != "quality"])
+    catalog.create_table("cdp.files", schema=older).append(pa.Table.from_pylist([{
+        "file_id": "old", "source": "crm", "uri": "old.csv", "status": "ingested", "rows_in": 1,
+        "ingested_at": datetime(2025, 1, 1, tzinfo=UTC)}], schema=older))
+
+    store = IcebergStore(catalog)
+    ingest_file(store, retail_config, "crm", CRM.encode(), "new.csv")
+    rows = {r["uri"]: r for r in store.read("files").to_pylist()}
+    assert rows["old.csv"]["quality"] is None and rows["new.csv"]["quality"]
 
 
 def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:

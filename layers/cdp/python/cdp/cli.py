@@ -55,6 +55,16 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
         files.add_row(f.source, Path(f.uri).name, f.status if f.status != "rejected" else f"rejected: {f.reason}",
                       str(f.rows_in), str(f.rows_accepted), str(f.rows_quarantined), str(f.rows_warned))
     console.print(files)
+    issues = sorted(((f.source, i) for f in summary.files for i in f.quality),
+                    key=lambda item: -item[1]["rows_quarantined"] - item[1]["rows_warned"])
+    if issues:
+        quality = Table(title="Data quality: most frequent issues", title_justify="left")
+        for column in ("source", "field", "rule", "quarantined", "kept with a warning"):
+            quality.add_column(column, justify="right" if column in ("quarantined", "kept with a warning") else "left")
+        for source, issue in issues[:8]:
+            quality.add_row(source, issue["field"] or "(whole row)", issue["rule"], f"{issue['rows_quarantined']:,}",
+                            f"{issue['rows_warned']:,}")
+        console.print(quality)
     steps = summary.steps
     console.print(
         f"Records: [bold]{steps['resolve']['records']:,}[/bold] → profiles: [bold]{steps['merge']['profiles']:,}[/bold]"

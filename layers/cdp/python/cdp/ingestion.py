@@ -8,10 +8,11 @@ behind, so a file never half-commits.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
 from cdp.domain.readers import MIXED, Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
-from cdp.domain.validate import validate_all
+from cdp.domain.validate import Validated, validate_all
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
 
@@ -42,6 +43,53 @@ class FileOutcome:
     rows_warned: int = 0
     rows_new: int = 0  # accepted rows that were not already known (new records or new versions)
     unknown_columns: tuple[str, ...] = ()
+    # Data quality per field and rule, most frequent first: {field, rule, rows_quarantined, rows_warned}.
+    quality: tuple[dict, ...] = ()
+
+
+@dataclass
+class _Tally:
+    """What a file's batches (or its parts) add up to; kept as JSON beside a staged part."""
+
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    rows_warned: int = 0
+    rows_new: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+    issues: dict[str, list[int]] = field(default_factory=dict)  # "field\x1frule" → [quarantined, warned]
+
+    def add(self, validated: Validated, rows_new: int = 0) -> None:
+        self.rows_in += validated.rows_in
+        self.rows_accepted += validated.accepted.num_rows
+        self.rows_quarantined += validated.quarantine.num_rows
+        self.rows_warned += validated.rows_warned
+        self.rows_new += rows_new
+        self.unknown_columns += [c for c in validated.unknown_columns if c not in self.unknown_columns]
+        for (name, rule), (quarantined, warned) in validated.issues.items():
+            self._count(f"{name or ''}\x1f{rule}", quarantined, warned)
+
+    def merge(self, other: dict) -> None:
+        for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rows_new"):
+            setattr(self, key, getattr(self, key) + other[key])
+        self.unknown_columns += [c for c in other["unknown_columns"] if c not in self.unknown_columns]
+        for key, (quarantined, warned) in other["issues"].items():
+            self._count(key, quarantined, warned)
+
+    def _count(self, key: str, quarantined: int, warned: int) -> None:
+        counts = self.issues.setdefault(key, [0, 0])
+        counts[0] += quarantined
+        counts[1] += warned
+
+    def outcome(self, file_id: str, source: str, uri: str) -> FileOutcome:
+        quality = sorted(
+            ({"field": key.split("\x1f")[0] or None, "rule": key.split("\x1f")[1], "rows_quarantined": q,
+              "rows_warned": w} for key, (q, w) in self.issues.items()),
+            key=lambda issue: (-issue["rows_quarantined"] - issue["rows_warned"], issue["field"] or "", issue["rule"]),
+        )
+        return FileOutcome(file_id, source, uri, "ingested", None, self.rows_in, self.rows_accepted,
+                           self.rows_quarantined, self.rows_warned, self.rows_new, tuple(self.unknown_columns),
+                           tuple(quality))
 
 
 def file_id_for(source: str, fingerprint: str) -> str:
@@ -91,9 +139,8 @@ class _NewVersions:
 def _load(
     store: TableStore, spec: SourceSpec, source: str, content: Content, file_id: str, now: datetime,
     encoding: str | None,
-) -> dict:
-    counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "rows_new": 0}
-    unknown: list[str] = []
+) -> _Tally:
+    tally = _Tally()
     new_versions = _NewVersions(store, spec.table, source)
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
         batches = read_batches(content, spec.format, spec.delimiter, encoding)
@@ -101,13 +148,8 @@ def _load(
             fresh = new_versions.filter(validated.accepted)
             target.append(fresh)
             quarantine.append(validated.quarantine)
-            counts["rows_in"] += validated.rows_in
-            counts["rows_accepted"] += validated.accepted.num_rows
-            counts["rows_quarantined"] += validated.quarantine.num_rows
-            counts["rows_warned"] += validated.rows_warned
-            counts["rows_new"] += fresh.num_rows
-            unknown += [c for c in validated.unknown_columns if c not in unknown]
-    return counts | {"unknown_columns": tuple(unknown)}
+            tally.add(validated, fresh.num_rows)
+    return tally
 
 
 def begin_file(
@@ -144,14 +186,14 @@ def ingest_file(
         return skipped
     try:
         try:
-            counts = _load(store, spec, source, content, file_id, now, None)
+            tally = _load(store, spec, source, content, file_id, now, None)
         except NotUtf8:
             # The sampled start was UTF-8 but later bytes are not: nothing was committed; read it value by value.
-            counts = _load(store, spec, source, content, file_id, now, MIXED)
+            tally = _load(store, spec, source, content, file_id, now, MIXED)
     except FileRejected as exc:
         outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
     else:
-        outcome = FileOutcome(file_id, source, uri, "ingested", None, **counts)
+        outcome = tally.outcome(file_id, source, uri)
     store.append("files", _files_row(outcome, fingerprint, now))
     return outcome
 
@@ -187,7 +229,7 @@ def _stage_part(
 ) -> dict:
     spec = config.sources[source]
     stage.mkdir(parents=True, exist_ok=True)
-    counts = {"rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "rows_warned": 0, "unknown_columns": []}
+    tally = _Tally()
     name = f"part-{part.index:05d}"
     with staging_writer(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
             staging_writer(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
@@ -195,11 +237,8 @@ def _stage_part(
         for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
             rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))
             quarantine_out.write_table(validated.quarantine)
-            counts["rows_in"] += validated.rows_in
-            counts["rows_accepted"] += validated.accepted.num_rows
-            counts["rows_quarantined"] += validated.quarantine.num_rows
-            counts["rows_warned"] += validated.rows_warned
-            counts["unknown_columns"] += [c for c in validated.unknown_columns if c not in counts["unknown_columns"]]
+            tally.add(validated)
+    counts = dataclasses.asdict(tally)
     (stage / f"{name}.counts.json").write_text(json.dumps(counts))
     return counts
 
@@ -221,25 +260,19 @@ def commit_parts(
     missing = [n for n in names if not (stage / f"{n}.counts.json").exists()]
     if missing:
         raise RuntimeError(f"{uri}: parts not staged yet: {', '.join(missing)}")
-    counts = [json.loads((stage / f"{n}.counts.json").read_text()) for n in names]
+    tally = _Tally()
+    for n in names:
+        tally.merge(json.loads((stage / f"{n}.counts.json").read_text()))
     new_versions = _NewVersions(store, spec.table, source)
-    rows_new = 0
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
         for name in names:
             for batch in pq.ParquetFile(stage / f"{name}.rows.parquet").iter_batches():
                 fresh = new_versions.filter(pa.Table.from_batches([batch]))
                 target.append(fresh)
-                rows_new += fresh.num_rows
+                tally.rows_new += fresh.num_rows
             for batch in pq.ParquetFile(stage / f"{name}.quarantine.parquet").iter_batches():
                 quarantine.append(pa.Table.from_batches([batch]))
-    unknown: list[str] = []
-    for c in counts:
-        unknown += [column for column in c["unknown_columns"] if column not in unknown]
-    outcome = FileOutcome(
-        file_id, source, uri, "ingested", None,
-        *(sum(c[key] for c in counts) for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned")),
-        rows_new, tuple(unknown),
-    )
+    outcome = tally.outcome(file_id, source, uri)
     store.append("files", _files_row(outcome, fingerprint, now))
     return outcome
 
@@ -282,6 +315,7 @@ def _files_row(outcome: FileOutcome, fingerprint: str | None, now: datetime) -> 
                 "rows_accepted": outcome.rows_accepted,
                 "rows_quarantined": outcome.rows_quarantined,
                 "rows_warned": outcome.rows_warned,
+                "quality": list(outcome.quality),
                 "ingested_at": now,
             }
         ],

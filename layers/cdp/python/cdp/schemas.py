@@ -40,6 +40,9 @@ PERSON_FIELDS = [
 ]
 
 REASON = pa.struct([("field", pa.string()), ("value", pa.string()), ("rule", pa.string())])
+# A file's data quality: how many rows each (field, rule) quarantined, and how many it kept with a warning.
+QUALITY_ISSUE = pa.struct([("field", pa.string()), ("rule", pa.string()), ("rows_quarantined", pa.int64()),
+                           ("rows_warned", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,11 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("rows_accepted", pa.int64()),
                     pa.field("rows_quarantined", pa.int64()),
                     pa.field("rows_warned", pa.int64()),
+                    pa.field("quality", pa.list_(QUALITY_ISSUE)),
                     pa.field("ingested_at", TIMESTAMP, nullable=False),
                 ]
             ),
-            "One row per landed file: its status (ingested or rejected) and row counts.",
+            "One row per landed file: its status (ingested or rejected), row counts and data-quality summary.",
         ),
         TableSpec(
             "records",

@@ -84,7 +84,12 @@ class IcebergStore:
         if name not in self._tables:
             identifier = f"{self.database}.{name}"
             try:
-                self._tables[name] = self.catalog.load_table(identifier)
+                table = self.catalog.load_table(identifier)
+                if set(TABLES[name].schema.names) - set(table.schema().column_names):
+                    # A newer release added columns: evolve the table in place (old rows read them as null).
+                    with table.update_schema() as update:
+                        update.union_by_name(TABLES[name].schema)
+                self._tables[name] = table
             except NoSuchTableError:
                 self._tables[name] = self.catalog.create_table_if_not_exists(identifier, schema=TABLES[name].schema)
         return self._tables[name]

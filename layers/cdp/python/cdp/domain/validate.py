@@ -10,7 +10,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -30,6 +30,8 @@ class Validated:
     rows_in: int
     rows_warned: int
     unknown_columns: list[str]
+    # Data quality: rows quarantined and rows kept with a warning, per field and rule.
+    issues: dict[tuple[str | None, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def _normalise(column: ColumnSpec, raw: pa.Array, spec: SourceSpec, today: datetime) -> normalize.Normalised:
@@ -78,7 +80,7 @@ def _reason_lists(problems: list[Problem], rows: np.ndarray) -> pa.Array:
         return pa.nulls(count, pa.list_(REASON))
     flat_order = np.concatenate(order)
     sort = np.lexsort((flat_order, flat_positions))  # by row, then in the contract's column order
-    names = pa.array([field for field, _, _, _ in problems], pa.string())
+    names = pa.array([name for name, _, _, _ in problems], pa.string())
     rules = pa.array([rule for _, _, _, rule in problems], pa.string())
     reasons = pa.StructArray.from_arrays(
         [names.take(pa.array(flat_order[sort])), pa.concat_arrays(values).take(pa.array(sort)),
@@ -229,7 +231,22 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     arrays = [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(accepted_rows, f.type)
               for f in schema]
     accepted = pa.Table.from_arrays(arrays, schema=schema)
-    return Validated(accepted, quarantine, rows.rows_in, int((warned & ~fatal).sum()), unknown)
+    return Validated(accepted, quarantine, rows.rows_in, int((warned & ~fatal).sum()), unknown,
+                     _issues(problems, warnings, fatal, rows))
+
+
+def _issues(problems: list[Problem], warnings: list[Problem], fatal: np.ndarray,
+            rows: RawRows) -> dict[tuple[str | None, str], tuple[int, int]]:
+    issues: dict[tuple[str | None, str], tuple[int, int]] = {}
+    for name, mask, _, rule in problems:
+        if count := int(mask.sum()):
+            issues[(name, rule)] = (count, 0)
+    for name, mask, _, rule in warnings:
+        if count := int((mask & ~fatal).sum()):
+            issues[(name, rule)] = (0, count)
+    if rows.malformed:
+        issues[(None, "unreadable_row")] = (len(rows.malformed), 0)
+    return issues
 
 
 def validate_all(
