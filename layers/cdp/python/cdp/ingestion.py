@@ -202,9 +202,12 @@ def staging_writer(path: Path | str, schema: pa.Schema) -> pq.ParquetWriter:
     """A Parquet writer for validated rows on their way to the tables.
 
     Staged files are read once, whole, by ``commit_parts``: they are written for speed, without column
-    statistics, and with dictionaries only for the lineage columns that hold one value per file.
+    statistics, with dictionaries only for the lineage columns that hold one value per file, and without
+    compressing the content hashes (random hex digits, which Snappy hardly shrinks).
     """
-    return pq.ParquetWriter(path, schema, use_dictionary=["source", "file_id"], write_statistics=False)
+    compression = {name: "none" if name == "content_hash" else "snappy" for name in schema.names}
+    return pq.ParquetWriter(path, schema, use_dictionary=["source", "file_id"], write_statistics=False,
+                            compression=compression)
 
 
 def stage_part(
