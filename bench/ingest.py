@@ -32,7 +32,11 @@ def _name_pools(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pool = sorted(last)
     pairs = np.random.default_rng(seed).integers(0, len(pool), (30_000, 2))
     last |= {pool[a] + "-" + pool[b] for a, b in pairs}
-    cities = {fake.city() for _ in range(20_000)}
+    cities: set[str] = set()
+    for locale in ("fr_FR", "de_DE", "es_ES", "en_GB", "nl_BE"):  # it_IT's cities depend on hash order
+        local = Faker(locale)
+        local.seed_instance(seed)
+        cities |= {local.city() for _ in range(4_000)}
     return np.array(sorted(first)), np.array(sorted(last)), np.array(sorted(cities))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -108,12 +109,19 @@ def test_query_formats(demo_workdir: Path) -> None:
 
 
 def test_the_same_seed_gives_the_same_files(tmp_path: Path) -> None:
-    from cdp.synthetic import generate
+    """In separate processes: Python salts string hashes per process, so set order must not leak into the data."""
+    import subprocess
+    import sys
 
-    first, second = generate(tmp_path / "a", profiles=50, seed=3), generate(tmp_path / "b", profiles=50, seed=3)
-    for source, paths in first.files.items():
-        for a, b in zip(paths, second.files[source], strict=True):
-            assert a.read_bytes() == b.read_bytes()
+    script = "import sys; from pathlib import Path; from cdp.synthetic import generate; " \
+             "generate(Path(sys.argv[1]), profiles=300, seed=3)"
+    for folder, salt in (("a", "1"), ("b", "2")):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / folder)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": salt})
+    first = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert first == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    for name in first:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_validate_accepts_the_example_and_points_at_mistakes(tmp_path: Path) -> None:

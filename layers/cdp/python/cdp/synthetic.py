@@ -73,9 +73,17 @@ def _pools(seed: int) -> dict[str, dict[str, list]]:
             "first": [fake.first_name() for _ in range(POOL)],
             "last": [fake.last_name() for _ in range(POOL)],
             "street": [fake.street_address().replace("\n", " ") for _ in range(POOL)],
-            "town": [(fake.postcode(), fake.city()) for _ in range(POOL)],
+            "town": _towns(fake, POOL),
         }
     return pools
+
+
+def _towns(fake: Faker, count: int) -> list[tuple[str, str]]:
+    """Postcodes and towns. Where the locale lists its towns (Faker's Italian one builds that list from a set, in
+    an order that follows the process's string hashing), draw from the sorted list: same seed, same files."""
+    listed = getattr(fake.provider("faker.providers.address"), "cities", None)
+    towns = sorted(listed) if isinstance(listed, list | tuple) and listed else None
+    return [(fake.postcode(), fake.random_element(towns) if towns else fake.city()) for _ in range(count)]
 
 
 def _mobile(rng: np.random.Generator, country: str) -> str:

@@ -90,13 +90,36 @@ def _has_non_ascii(text: pa.Array) -> bool:
     return bool(len(data)) and int(data.max()) >= 0x80
 
 
+# First and last bytes of a value that may be (part of) white space: ASCII spaces and controls, the lead bytes
+# of no-break (C2 A0), Ogham, and the general-punctuation and ideographic spaces (E1, E2, E3), and any
+# continuation byte at the end.
+_MAY_OPEN_SPACE = np.zeros(256, dtype=bool)
+_MAY_OPEN_SPACE[[9, 10, 11, 12, 13, 0x20, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+_MAY_CLOSE_SPACE = np.zeros(256, dtype=bool)
+_MAY_CLOSE_SPACE[[9, 10, 11, 12, 13, 0x20]] = True
+_MAY_CLOSE_SPACE[0x80:0xC0] = True
+
+
+def _may_have_outer_spaces(text: pa.Array) -> bool:
+    """Whether some value may start or end with white space, from its first and last bytes only."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset) \
+        if len(text) and text.buffers()[1] is not None else np.zeros(1, dtype=np.int32)
+    starts, ends = offsets[:-1], offsets[1:]
+    present = ends > starts
+    if not present.any():
+        return False
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    return bool(_MAY_OPEN_SPACE[data[starts[present]]].any() or _MAY_CLOSE_SPACE[data[ends[present] - 1]].any())
+
+
 def strip_nulls(raw: pa.Array) -> pa.Array:
     """Trim text and read null-like tokens as missing."""
     text = as_text(raw)
     data = _value_bytes(text)
     if len(data) and data.min() == 0:  # a NUL byte somewhere: a column-wide test, far cheaper than a search
         text = pc.replace_substring(text, "\x00", "")
-    text = pc.utf8_trim_whitespace(text)
+    if _may_have_outer_spaces(text):
+        text = pc.utf8_trim_whitespace(text)
     # Every upper/lower-case spelling of the tokens is in the set: no need to lower-case the whole column.
     return pc.if_else(pc.is_in(text, value_set=_null_token_spellings()), _STRING_NULL, text)
 

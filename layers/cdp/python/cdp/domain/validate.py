@@ -165,9 +165,10 @@ _MOSTLY_DISTINCT = frozenset({"string", "email", "phone", "datetime"})
 def _normalise_text(column: ColumnSpec, raw_text: pa.Array, spec: SourceSpec, today: datetime) -> normalize.Normalised:
     """Trim, read null tokens and normalise; once per distinct value where values repeat (names, cities, flags)."""
     sample = raw_text.slice(0, 4096)
-    # A sample that is nearly all distinct says the column is too (last names, birth dates): skip the encoding.
+    # A sample with no repeat at all says the column has none either: skip the encoding. Names and dates repeat
+    # more over a whole batch than over a sample (a last name seen twice in 4,096 rows is 40% repeats in 55,000).
     if column.type not in _MOSTLY_DISTINCT and len(raw_text) > 64 and \
-            pc.count_distinct(sample).as_py() < 0.9 * len(sample):
+            pc.count_distinct(sample).as_py() < 0.98 * len(sample):
         encoded = pc.dictionary_encode(raw_text)
         if len(encoded.dictionary) * 2 < len(raw_text):
             result = _normalise(column, normalize.strip_nulls(encoded.dictionary), spec, today)
