@@ -16,8 +16,8 @@ from cdp.schemas import DATABASE
 from infra.components.activation import LIGHT_RUNTIME, Activation
 from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
-from infra.components.large_files import LargeFiles
 from infra.components.integrations import Integrations
+from infra.components.large_files import LargeFiles
 from infra.components.observability import Observability
 from infra.components.pipeline import Pipeline
 from infra.components.storage import Storage

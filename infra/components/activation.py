@@ -19,7 +19,6 @@ from cdp.config import Config
 from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name, channel_rule_pattern
 from infra.components.ingest import encrypted_queue
 
-
 # The light functions' runtime; the light layer is built for the same Python (infra/packaging.py).
 LIGHT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 

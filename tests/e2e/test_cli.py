@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
 from cdp.cli import app
 from cdp.config import example_config_path
-from typer.testing import CliRunner
 
 runner = CliRunner()
 CONFIG = str(example_config_path())
