@@ -125,6 +125,22 @@ def test_tables_of_an_older_release_gain_new_columns(tmp_path: Path, retail_conf
     assert rows["old.csv"]["quality"] is None and rows["new.csv"]["quality"]
 
 
+def test_a_gzip_parquet_export_with_typed_columns_ingests_like_text(store, retail_config: Config) -> None:
+    import io
+
+    dates = pa.array([datetime(2025, 3, 1, 9, 30, tzinfo=UTC), None], pa.timestamp("us", "UTC"))
+    orders = pa.table({"order_id": ["O1", "O2"], "email": ["A@Example.fr", None], "order_date": dates,
+                       "amount": [12.5, 20.0], "extra": [1, 2]})
+    buffer = io.BytesIO()
+    pq.write_table(orders, buffer)
+    outcome = ingest_file(store, retail_config, "orders", gzip.compress(buffer.getvalue()), "orders.parquet.gz")
+    assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (2, 1, 1)  # O2 has no date
+    (row,) = store.read("orders").to_pylist()
+    assert (row["email"], row["amount"]) == ("a@example.fr", 12.5)
+    assert row["order_date"] == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    assert outcome.unknown_columns == ("extra",) and dict(row["attributes"]) == {"extra": "1"}
+
+
 def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:
     without_id = "\n".join(",".join(line.split(",")[1:]) for line in CRM.splitlines()) + "\n"
     outcome = ingest_file(store, retail_config, "crm", without_id.encode(), "broken.csv")
