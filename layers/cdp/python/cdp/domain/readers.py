@@ -19,9 +19,10 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from cdp.domain.normalize import per_distinct
 
 CSV_DELIMITERS = ",;\t|"
 HEAD_BYTES = 1 << 20
@@ -95,9 +96,10 @@ def plan_parquet_parts(source: str | Path | BinaryIO, part_bytes: int) -> list[P
 def plan_parts(path: Path, file_format: str, part_bytes: int) -> list[Part]:
     """Cut a CSV or JSON Lines file into parts of about ``part_bytes`` at line ends, counting rows as it goes.
 
-    Compressed files are one part; Parquet files are cut between row groups. Rows are counted by line: a quoted value holding a line break
-    shifts the numbers of the rows after it (the rows themselves stay whole only if no part boundary falls
-    inside such a value, which cutting at line ends cannot promise: split only exports without them).
+    Compressed files are one part; Parquet files are cut between row groups. Rows are counted by line: a
+    quoted value holding a line break shifts the numbers of the rows after it (the rows themselves stay whole
+    only if no part boundary falls inside such a value, which cutting at line ends cannot promise: split only
+    exports without them).
     """
     with open(path, "rb") as handle:
         if handle.read(4) == b"PAR1":
@@ -166,7 +168,8 @@ class _PartStream(io.RawIOBase):
 
 @contextmanager
 def _open(content: Content, part: Part | None = None, prefix: bytes = b"") -> Iterator[BinaryIO]:
-    if part is not None and part.row_groups is None and (part.start > 0 or part.end < Path(content).stat().st_size):  # type: ignore[arg-type]
+    size = Path(content).stat().st_size if part is not None and part.row_groups is None else 0  # type: ignore[arg-type]
+    if part is not None and part.row_groups is None and (part.start > 0 or part.end < size):
         stream = io.BufferedReader(_PartStream(content, prefix, part))  # type: ignore[arg-type]
         try:
             yield stream  # type: ignore[misc]
@@ -231,9 +234,7 @@ def _decoded(column: pa.Array) -> pa.Array:
     try:
         return column.cast(pa.string())  # validates UTF-8
     except pa.ArrowInvalid:
-        encoded = pc.dictionary_encode(column)
-        texts = [decode_text(value) for value in encoded.dictionary.to_pylist()]
-        return pa.array(texts, pa.string()).take(encoded.indices)
+        return per_distinct(column, decode_text)
 
 
 def _check_text(head: bytes) -> None:
