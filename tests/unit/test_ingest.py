@@ -244,7 +244,7 @@ def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
 
     assert (parts.file_id, parts.rows_in, parts.rows_accepted, parts.rows_quarantined, parts.rows_warned) == (
         whole.file_id, whole.rows_in, whole.rows_accepted, whole.rows_quarantined, whole.rows_warned)
-    assert parts.rows_quarantined > 0
+    assert parts.quality == whole.quality and parts.rows_quarantined > 0
     for stored in (table, "quarantine"):
         columns = ("row_number", "content_hash") if stored == table else ("row_number", "raw")
         expected = sorted(whole_store.read(stored, columns=columns).to_pylist(), key=lambda r: r["row_number"])

@@ -57,7 +57,7 @@ class _Tally:
     rows_warned: int = 0
     rows_new: int = 0
     unknown_columns: list[str] = field(default_factory=list)
-    issues: dict[str, list[int]] = field(default_factory=dict)  # "field\x1frule" → [quarantined, warned]
+    issues: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # → [quarantined, warned]
 
     def add(self, validated: Validated, rows_new: int = 0) -> None:
         self.rows_in += validated.rows_in
@@ -65,28 +65,33 @@ class _Tally:
         self.rows_quarantined += validated.quarantine.num_rows
         self.rows_warned += validated.rows_warned
         self.rows_new += rows_new
-        self.unknown_columns += [c for c in validated.unknown_columns if c not in self.unknown_columns]
-        for (name, rule), (quarantined, warned) in validated.issues.items():
-            self._count(f"{name or ''}\x1f{rule}", quarantined, warned)
+        self._add_columns(validated.unknown_columns)
+        for issue, counts in validated.issues.items():
+            self._count(issue, *counts)
+
+    def as_dict(self) -> dict:
+        """Plain JSON types: each issue as [field, rule, quarantined, warned]."""
+        return dataclasses.asdict(self) | {"issues": [[*issue, *counts] for issue, counts in self.issues.items()]}
 
     def merge(self, other: dict) -> None:
         for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rows_new"):
             setattr(self, key, getattr(self, key) + other[key])
-        self.unknown_columns += [c for c in other["unknown_columns"] if c not in self.unknown_columns]
-        for key, (quarantined, warned) in other["issues"].items():
-            self._count(key, quarantined, warned)
+        self._add_columns(other["unknown_columns"])
+        for name, rule, quarantined, warned in other["issues"]:
+            self._count((name, rule), quarantined, warned)
 
-    def _count(self, key: str, quarantined: int, warned: int) -> None:
-        counts = self.issues.setdefault(key, [0, 0])
+    def _add_columns(self, columns: list[str]) -> None:
+        self.unknown_columns += [c for c in columns if c not in self.unknown_columns]
+
+    def _count(self, issue: tuple[str | None, str], quarantined: int, warned: int) -> None:
+        counts = self.issues.setdefault(issue, [0, 0])
         counts[0] += quarantined
         counts[1] += warned
 
     def outcome(self, file_id: str, source: str, uri: str) -> FileOutcome:
-        quality = sorted(
-            ({"field": key.split("\x1f")[0] or None, "rule": key.split("\x1f")[1], "rows_quarantined": q,
-              "rows_warned": w} for key, (q, w) in self.issues.items()),
-            key=lambda issue: (-issue["rows_quarantined"] - issue["rows_warned"], issue["field"] or "", issue["rule"]),
-        )
+        quality = [{"field": name, "rule": rule, "rows_quarantined": q, "rows_warned": w}
+                   for (name, rule), (q, w) in self.issues.items()]
+        quality.sort(key=lambda i: (-i["rows_quarantined"] - i["rows_warned"], i["field"] or "", i["rule"]))
         return FileOutcome(file_id, source, uri, "ingested", None, self.rows_in, self.rows_accepted,
                            self.rows_quarantined, self.rows_warned, self.rows_new, tuple(self.unknown_columns),
                            tuple(quality))
@@ -241,7 +246,7 @@ def _stage_part(
             rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))
             quarantine_out.write_table(validated.quarantine)
             tally.add(validated)
-    counts = dataclasses.asdict(tally)
+    counts = tally.as_dict()
     (stage / f"{name}.counts.json").write_text(json.dumps(counts))
     return counts
 
