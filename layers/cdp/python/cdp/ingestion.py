@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
+from cdp.domain.normalize import as_text
 from cdp.domain.readers import MIXED, Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
 from cdp.domain.validate import Validated, validate_all
+from cdp.domain.versions import VersionSet, first_occurrences, version_digests
 from cdp.ports import TableStore
 from cdp.schemas import TABLES
 
@@ -113,32 +114,29 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _version_keys(table: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(table["record_key"], table["content_hash"], "\x00")
-
-
-def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
 class _NewVersions:
-    """Keeps only rows whose (record_key, content) is not stored yet nor seen earlier in this file."""
+    """Keeps only rows whose (record_key, content) is not stored yet nor seen earlier in this file.
+
+    Known versions are read batch by batch and kept as 16-byte digests, so memory stays small whatever the
+    size of the file or of the table.
+    """
 
     def __init__(self, store: TableStore, table: str, source: str):
-        known = store.read(table, f"source == {_quoted(source)}", ("record_key", "content_hash"))
-        self.seen = _as_array(_version_keys(known)) if known.num_rows else pa.array([], pa.string())
+        self.seen = VersionSet()
+        for known in store.read_batches(table, f"source == {_quoted(source)}", ("record_key", "content_hash")):
+            if known.num_rows:
+                digests = version_digests(as_text(known["record_key"]), as_text(known["content_hash"]))
+                keep = first_occurrences(digests) & ~self.seen.contains(digests)
+                self.seen.add((digests[0][keep], digests[1][keep]))
 
     def filter(self, rows: pa.Table) -> pa.Table:
         if rows.num_rows == 0:
             return rows
-        keys = _version_keys(rows)
+        digests = version_digests(as_text(rows["record_key"]), as_text(rows["content_hash"]))
         # The same row exported twice in one file is one version: keep its first occurrence.
-        positions = pa.table({"key": keys, "position": pa.array(range(rows.num_rows))})
-        first = positions.group_by("key", use_threads=False).aggregate([("position", "min")])["position_min"]
-        is_first = pc.is_in(positions["position"], value_set=first)
-        fresh = rows.filter(pc.and_(is_first, pc.invert(pc.is_in(keys, value_set=self.seen))))
-        self.seen = pa.concat_arrays([self.seen, _as_array(_version_keys(fresh))])
-        return fresh
+        fresh = first_occurrences(digests) & ~self.seen.contains(digests)
+        self.seen.add((digests[0][fresh], digests[1][fresh]))
+        return rows.filter(pa.array(fresh))
 
 
 def _load(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -12,6 +13,11 @@ class TableStore(Protocol):
     """The platform's tables (Iceberg), by the names of ``cdp.schemas.TABLES``."""
 
     def read(self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None) -> pa.Table: ...
+
+    def read_batches(
+        self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """``read`` in batches, for tables too large to hold at once."""
 
     def append(self, name: str, rows: pa.Table) -> None: ...
 

@@ -50,14 +50,33 @@ def catalog_from_environment() -> Catalog:
     return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
 
 
+FLUSH_BYTES = 32 << 20
+
+
 class _TransactionWriter:
+    """Appends batches to a transaction in chunks of about ``FLUSH_BYTES``.
+
+    Each append is a snapshot and a data file: appending every small batch would leave many small files, and
+    the transaction's metadata would grow with the square of their number.
+    """
+
     def __init__(self, transaction: Transaction, schema: pa.Schema):
         self.transaction = transaction
         self.schema = schema
+        self._pending: list[pa.Table] = []
+        self._pending_bytes = 0
 
     def append(self, rows: pa.Table) -> None:
         if rows.num_rows:
-            self.transaction.append(rows.select(self.schema.names).cast(self.schema))
+            self._pending.append(rows.select(self.schema.names).cast(self.schema))
+            self._pending_bytes += rows.nbytes
+            if self._pending_bytes >= FLUSH_BYTES:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self.transaction.append(pa.concat_tables(self._pending))
+            self._pending, self._pending_bytes = [], 0
 
 
 @contextmanager
@@ -111,6 +130,13 @@ class IcebergStore:
         scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",))
         return scan.to_arrow()
 
+    def read_batches(
+        self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        table = self.table(name).refresh()
+        scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",))
+        yield from scan.to_arrow_batch_reader()
+
     def append(self, name: str, rows: pa.Table) -> None:
         if rows.num_rows:
             rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
@@ -127,10 +153,12 @@ class IcebergStore:
 
     @contextmanager
     def writer(self, name: str) -> Iterator[_TransactionWriter]:
-        # Each append writes its data files at once (memory stays one batch); the commit makes them visible.
+        # Data files are written as batches come (memory stays a few batches); the commit makes them visible.
         table = self.table(name).refresh()
         with table.transaction() as transaction:
-            yield _TransactionWriter(transaction, TABLES[name].schema)
+            writer = _TransactionWriter(transaction, TABLES[name].schema)
+            yield writer
+            writer.flush()
 
     def snapshot_count(self, name: str) -> int:
         return len(self.table(name).refresh().metadata.snapshots)

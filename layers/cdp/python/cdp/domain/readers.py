@@ -26,7 +26,10 @@ from cdp.domain.normalize import per_distinct
 
 CSV_DELIMITERS = ",;\t|"
 HEAD_BYTES = 1 << 20
-BLOCK_BYTES = 8 << 20  # CSV block per batch: bounds memory whatever the file's size
+# The CSV reader parses blocks of READ_BYTES (it reads several ahead, so small blocks keep its memory small);
+# consecutive blocks are handed on together as batches of about BATCH_BYTES, large enough for fast validation.
+READ_BYTES = 1 << 20
+BATCH_BYTES = 8 << 20
 JSON_LINES_PER_BATCH = 100_000
 PARQUET_ROWS_PER_BATCH = 200_000
 PLAN_CHUNK_BYTES = 8 << 20
@@ -293,7 +296,7 @@ def _csv_batches(
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False,
-                                               block_size=BLOCK_BYTES),
+                                               block_size=READ_BYTES),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                                  invalid_row_handler=on_invalid_row),
                 # Mixed encodings: bytes first, decoded column by column.
@@ -458,7 +461,29 @@ def read_batches(
         return
     if file_format != "csv":
         raise FileRejected(f"unsupported format {file_format!r}")
-    yield from _csv_batches(content, head, delimiter, encoding, part)
+    yield from _gathered(_csv_batches(content, head, delimiter, encoding, part), BATCH_BYTES)
+
+
+def _gathered(batches: Iterator[RawRows], batch_bytes: int) -> Iterator[RawRows]:
+    """Consecutive batches put together until they hold about ``batch_bytes`` of values."""
+    pending: list[RawRows] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.table.nbytes
+        if size >= batch_bytes:
+            yield _joined(pending)
+            pending, size = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(batches: list[RawRows]) -> RawRows:
+    if len(batches) == 1:
+        return batches[0]
+    numbers = np.concatenate([np.asarray(b.row_numbers, dtype=np.int64) for b in batches])
+    return RawRows(pa.concat_tables([b.table for b in batches]), numbers,
+                   [m for b in batches for m in b.malformed], batches[0].encoding, batches[0].delimiter)
 
 
 def read_rows(content: Content, file_format: str, delimiter: str | None = None) -> RawRows:
