@@ -1,5 +1,6 @@
 """Ingestion benchmark: CRM CSV → validated, normalised Parquet, against a plain pyarrow CSV read + Parquet write
-of the same file. Each measure runs in its own process so that its peak memory (max RSS) is its own.
+of the same file; then the whole of `cdp ingest` into the local Iceberg tables. Each measure runs in its own
+process so that its peak memory (max RSS) is its own.
 """
 
 from __future__ import annotations
@@ -115,6 +116,20 @@ def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, accepted, quarantined, warned))
 
 
+def _ingest_into_tables(csv_path: str, workdir: str, queue: multiprocessing.Queue) -> None:
+    """The whole of `cdp ingest`: validation, version checks and the commit to the local Iceberg tables."""
+    from cdp.adapters.iceberg import IcebergStore, local_catalog
+    from cdp.config import example_config_path, load_config
+    from cdp.ingestion import ingest_file
+
+    store = IcebergStore(local_catalog(Path(workdir)))
+    config = load_config(example_config_path())
+    started = time.perf_counter()
+    outcome = ingest_file(store, config, "crm", Path(csv_path), "crm.csv")
+    queue.put((time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+               outcome.rows_new))
+
+
 def _generate(csv_path: str, rows: int, queue: multiprocessing.Queue) -> None:
     queue.put(make_crm_csv(Path(csv_path), rows))
 
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(max(1, args.repeat)):
             base_runs.append(_measure(_baseline, str(csv_path), str(Path(folder) / "base.parquet")))
             cdp_runs.append(_measure(_cdp, str(csv_path), str(Path(folder) / "cdp.parquet")))
+        tables_seconds, tables_rss, stored = _measure(_ingest_into_tables, str(csv_path), str(Path(folder) / "tables"))
     base_seconds, base_rss = min(base_runs)
     seconds, rss, accepted, quarantined, warned = min(cdp_runs)
     print(f"ingest crm rows {rows:,} ({size_mb:.0f} MB), best of {len(cdp_runs)}: cdp {seconds:.2f} s "
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio {seconds / base_seconds:.2f}")
     print("  all runs: cdp " + ", ".join(f"{run[0]:.2f}" for run in cdp_runs)
           + " s; pyarrow " + ", ".join(f"{run[0]:.2f}" for run in base_runs) + " s")
+    print(f"into the tables (cdp ingest: validation, version checks, Iceberg commit), one run: {tables_seconds:.2f} s "
+          f"({rows / tables_seconds:,.0f} rows/s, peak {tables_rss / 1e6:.0f} MB, {stored:,} versions stored)")
     return 0
 
 
