@@ -141,6 +141,23 @@ def test_a_gzip_parquet_export_with_typed_columns_ingests_like_text(store, retai
     assert outcome.unknown_columns == ("extra",) and dict(row["attributes"]) == {"extra": "1"}
 
 
+def test_a_field_of_megabytes_is_read_whole_and_no_row_is_read_twice(
+    store, retail_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdp.domain import readers
+
+    monkeypatch.setattr(readers, "BATCH_BYTES", 1 << 16)  # many batches handed on before the long row
+    header, *rows = CRM.splitlines()
+    filler = "".join(f"F{i},Ann,Lee,f{i}@example.fr,,,,,,FR,1,1,2025-01-01\n" for i in range(20_000))
+    long_row = "L1,Ann,Lee,l1@example.fr,,,," + "x" * 3_000_000 + ",,FR,1,1,2025-01-01\n"
+    content = (header + "\n" + filler + long_row + "\n".join(rows[:3]) + "\n").encode()
+    outcome = ingest_file(store, retail_config, "crm", content, "long.csv")
+    assert (outcome.rows_in, outcome.rows_accepted) == (20_004, 20_004)
+    records = store.read("records", columns=("source_id", "row_number", "postcode")).to_pylist()
+    assert sorted(r["row_number"] for r in records) == list(range(1, 20_005))
+    assert len(next(r for r in records if r["source_id"] == "L1")["postcode"]) == 3_000_000
+
+
 def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:
     without_id = "\n".join(",".join(line.split(",")[1:]) for line in CRM.splitlines()) + "\n"
     outcome = ingest_file(store, retail_config, "crm", without_id.encode(), "broken.csv")

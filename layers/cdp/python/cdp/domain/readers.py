@@ -30,6 +30,7 @@ HEAD_BYTES = 1 << 20
 # consecutive blocks are handed on together as batches of about BATCH_BYTES, large enough for fast validation.
 READ_BYTES = 1 << 20
 BATCH_BYTES = 8 << 20
+MAX_READ_BYTES = 256 << 20
 JSON_LINES_PER_BATCH = 100_000
 PARQUET_ROWS_PER_BATCH = 200_000
 PLAN_CHUNK_BYTES = 8 << 20
@@ -259,7 +260,8 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _csv_batches(
-    content: Content, head: bytes, delimiter: str | None, encoding: str, part: Part | None = None
+    content: Content, head: bytes, delimiter: str | None, encoding: str, part: Part | None = None,
+    read_bytes: int = READ_BYTES,
 ) -> Iterator[RawRows]:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     if not text.strip():
@@ -296,7 +298,7 @@ def _csv_batches(
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False,
-                                               block_size=READ_BYTES),
+                                               block_size=read_bytes),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                                  invalid_row_handler=on_invalid_row),
                 # Mixed encodings: bytes first, decoded column by column.
@@ -336,6 +338,8 @@ def _csv_batches(
         except pa.ArrowInvalid as exc:
             if encoding == UTF8 and "UTF8" in str(exc):
                 raise NotUtf8 from exc
+            if "straddling" in str(exc):
+                raise _RowLongerThanBlock from exc
             raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
 
 
@@ -461,7 +465,44 @@ def read_batches(
         return
     if file_format != "csv":
         raise FileRejected(f"unsupported format {file_format!r}")
-    yield from _gathered(_csv_batches(content, head, delimiter, encoding, part), BATCH_BYTES)
+    yield from _csv_rows(content, head, delimiter, encoding, part)
+
+
+class _RowLongerThanBlock(Exception):
+    """A row does not fit in the reader's block."""
+
+
+def _csv_rows(
+    content: Content, head: bytes, delimiter: str | None, encoding: str, part: Part | None
+) -> Iterator[RawRows]:
+    """CSV batches, read in small blocks; a row longer than a block (a field of megabytes) makes the reader start
+    again with blocks sixteen times larger, passing over the rows it has already handed on."""
+    read_bytes, last_row = READ_BYTES, 0
+    while True:
+        try:
+            for rows in _gathered(_csv_batches(content, head, delimiter, encoding, part, read_bytes), BATCH_BYTES):
+                rows = _after(rows, last_row)
+                if rows.rows_in:
+                    yield rows
+                    last_row = max([last_row, *np.asarray(rows.row_numbers).tolist()[-1:],
+                                    *(m.row_number for m in rows.malformed)])
+            return
+        except _RowLongerThanBlock:
+            if read_bytes >= MAX_READ_BYTES:
+                raise FileRejected(f"a row is longer than {MAX_READ_BYTES >> 20} MB, or a quote opened in it is never "
+                                   "closed; check the quoting") from None
+            read_bytes *= 16
+
+
+def _after(rows: RawRows, last_row: int) -> RawRows:
+    """The rows numbered after ``last_row``."""
+    numbers = np.asarray(rows.row_numbers, dtype=np.int64)
+    if not last_row or not len(numbers) or numbers.min() > last_row:
+        return RawRows(rows.table, numbers, [m for m in rows.malformed if m.row_number > last_row], rows.encoding,
+                       rows.delimiter)
+    later = numbers > last_row
+    return RawRows(rows.table.filter(pa.array(later)), numbers[later],
+                   [m for m in rows.malformed if m.row_number > last_row], rows.encoding, rows.delimiter)
 
 
 def _gathered(batches: Iterator[RawRows], batch_bytes: int) -> Iterator[RawRows]:
