@@ -158,6 +158,21 @@ def test_a_field_of_megabytes_is_read_whole_and_no_row_is_read_twice(
     assert len(next(r for r in records if r["source_id"] == "L1")["postcode"]) == 3_000_000
 
 
+def test_a_quote_left_open_in_a_last_field_does_not_swallow_the_rows_after_it(
+    store, retail_config: Config
+) -> None:
+    header, *rows = CRM.splitlines()
+    content = "\n".join([header, rows[0], 'Q1,Ann,Lee,q1@example.fr,,,,,,FR,1,1,"2025-01-01', *rows[1:3]]) + "\n"
+    multiline = "\n".join([header, 'Q2,Ann,Lee,q2@example.fr,,,"1 rue X\nBât. B",,,FR,1,1,2025-01-01']) + "\n"
+
+    outcome = ingest_file(store, retail_config, "crm", content.encode(), "open_quote.csv")
+    assert (outcome.rows_in, outcome.rows_accepted, outcome.rows_quarantined) == (4, 3, 1)
+    (bad,) = store.read("quarantine").to_pylist()
+    assert bad["row_number"] == 2 and bad["reasons"][0]["rule"] == "unreadable_row: unbalanced quote"
+    assert ingest_file(store, retail_config, "crm", multiline.encode(), "multiline.csv").rows_accepted == 1
+    assert store.read("records", "source_id == 'Q2'").to_pylist()[0]["street"] == "1 rue X\nBât. B"
+
+
 def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config: Config) -> None:
     without_id = "\n".join(",".join(line.split(",")[1:]) for line in CRM.splitlines()) + "\n"
     outcome = ingest_file(store, retail_config, "crm", without_id.encode(), "broken.csv")

@@ -309,6 +309,7 @@ def _csv_batches(
             next_number = first_row
             pending: set[int] = set()
             yielded = False
+            held: RawRows | None = None  # the last batch is held back until the end of the file is known
             for batch in reader:
                 pending |= {m.row_number for m in skipped} | {number for number, _ in recovered}
                 table = pa.Table.from_batches([batch])
@@ -327,9 +328,13 @@ def _csv_batches(
                     numbers = np.concatenate([numbers, [number for number, _ in recovered]])
                     next_number = max(next_number, max(number for number, _ in recovered) + 1)
                     recovered.clear()
-                yield RawRows(table, numbers, skipped.copy(), encoding, delimiter)
+                if held is not None:
+                    yield held
+                held = RawRows(table, numbers, skipped.copy(), encoding, delimiter)
                 skipped.clear()
                 yielded = True
+            if held is not None:
+                yield _unswallowed(held, header, delimiter)
             # The last part may end on a partial line: pyarrow reads it as a row, as it would in the whole file.
             if skipped or not yielded:
                 yield RawRows(_empty(header), [], skipped.copy(), encoding, delimiter)
@@ -341,6 +346,33 @@ def _csv_batches(
             if "straddling" in str(exc):
                 raise _RowLongerThanBlock from exc
             raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
+
+
+def _unswallowed(rows: RawRows, header: list[str], delimiter: str) -> RawRows:
+    """A quote left open in the last field of a row takes every line after it, to the end of the file, into that
+    field, and the field count still matches. When those lines read as rows of the file, the row is set apart as
+    an unbalanced quote and the lines are read on their own, as for a quote left open elsewhere."""
+    table = rows.table
+    if not table.num_rows or not table.num_columns:
+        return rows
+    last = table.column(table.num_columns - 1)[-1].as_py()
+    if not last or "\n" not in last:
+        return rows
+    first, *lines = last.replace("\r\n", "\n").split("\n")
+    number = int(np.asarray(rows.row_numbers)[-1])
+    swallowed = [(number + offset, next(csv.reader([line], delimiter=delimiter), []))
+                 for offset, line in enumerate(lines, start=1) if line.strip()]
+    if not swallowed or any(len(values) != len(header) for _, values in swallowed):
+        return rows  # a value written over several lines, not rows
+    values = list(table.slice(table.num_rows - 1).to_pylist()[0].values())
+    raw = delimiter.join([*(value or "" for value in values[:-1]), '"' + first])
+    recovered = pa.table([pa.array(column, pa.string()) for column in zip(*(v for _, v in swallowed))],
+                         schema=table.schema)
+    return RawRows(
+        pa.concat_tables([table.slice(0, table.num_rows - 1), recovered]),
+        np.concatenate([np.asarray(rows.row_numbers, dtype=np.int64)[:-1], [n for n, _ in swallowed]]),
+        [*rows.malformed, MalformedRow(number, raw, "unbalanced quote")], rows.encoding, rows.delimiter,
+    )
 
 
 class NotUtf8(Exception):
