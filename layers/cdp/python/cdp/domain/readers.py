@@ -516,8 +516,8 @@ def _csv_rows(
                 rows = _after(rows, last_row)
                 if rows.rows_in:
                     yield rows
-                    last_row = max([last_row, *np.asarray(rows.row_numbers).tolist()[-1:],
-                                    *(m.row_number for m in rows.malformed)])
+                    numbers = np.asarray(rows.row_numbers, dtype=np.int64)
+                    last_row = max([last_row, int(numbers.max(initial=0)), *(m.row_number for m in rows.malformed)])
             return
         except _RowLongerThanBlock:
             if read_bytes >= MAX_READ_BYTES:
