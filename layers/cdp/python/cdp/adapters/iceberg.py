@@ -50,7 +50,7 @@ def catalog_from_environment() -> Catalog:
     return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
 
 
-FLUSH_BYTES = 32 << 20
+FLUSH_BYTES = 16 << 20
 
 
 class _TransactionWriter:

@@ -28,7 +28,7 @@ CSV_DELIMITERS = ",;\t|"
 HEAD_BYTES = 1 << 20
 # The CSV reader parses blocks of READ_BYTES (it reads several ahead, so small blocks keep its memory small);
 # consecutive blocks are handed on together as batches of about BATCH_BYTES, large enough for fast validation.
-READ_BYTES = 1 << 20
+READ_BYTES = 2 << 20
 BATCH_BYTES = 8 << 20
 MAX_READ_BYTES = 256 << 20
 JSON_LINES_PER_BATCH = 100_000
