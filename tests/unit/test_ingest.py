@@ -181,6 +181,13 @@ def test_a_file_missing_a_required_column_is_rejected_whole(store, retail_config
     assert store.read("files").to_pylist()[0]["status"] == "rejected"
 
 
+def test_a_header_alone_is_checked_against_the_contract(store, retail_config: Config) -> None:
+    assert ingest_file(store, retail_config, "crm", b"first_name,last_name\n", "bad_header.csv").status == "rejected"
+    header = CRM.splitlines()[0] + "\n"
+    outcome = ingest_file(store, retail_config, "crm", header.encode(), "empty.csv")
+    assert (outcome.status, outcome.rows_in) == ("ingested", 0)
+
+
 def test_a_truncated_archive_is_rejected_with_a_reason(store, retail_config: Config) -> None:
     truncated = gzip.compress(CRM.encode())[:-20]
     outcome = ingest_file(store, retail_config, "crm", truncated, "crm.csv.gz")

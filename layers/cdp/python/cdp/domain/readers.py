@@ -509,13 +509,14 @@ def _csv_rows(
 ) -> Iterator[RawRows]:
     """CSV batches, read in small blocks; a row longer than a block (a field of megabytes) makes the reader start
     again with blocks sixteen times larger, passing over the rows it has already handed on."""
-    read_bytes, last_row = READ_BYTES, 0
+    read_bytes, last_row, handed = READ_BYTES, 0, False
     while True:
         try:
             for rows in _gathered(_csv_batches(content, head, delimiter, encoding, part, read_bytes), BATCH_BYTES):
                 rows = _after(rows, last_row)
-                if rows.rows_in:
+                if rows.rows_in or not handed:  # a file of a header alone is still one (empty) batch
                     yield rows
+                    handed = True
                     numbers = np.asarray(rows.row_numbers, dtype=np.int64)
                     last_row = max([last_row, int(numbers.max(initial=0)), *(m.row_number for m in rows.malformed)])
             return
