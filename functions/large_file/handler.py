@@ -25,10 +25,7 @@ PART_BYTES = 512 << 20  # a part one function validates in a few minutes
 
 
 def _object(event: dict[str, Any]) -> dict[str, Any]:
-    arguments = {"Bucket": event["bucket"], "Key": event["key"]}
-    if event.get("version_id"):
-        arguments["VersionId"] = event["version_id"]
-    return arguments
+    return aws.object_arguments(event["bucket"], event["key"], event.get("version_id"))
 
 
 @logger.inject_lambda_context

@@ -71,6 +71,11 @@ class LandedObject:
         return path
 
 
+def object_arguments(bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+    """The object's address for S3 calls (get, head), with its version when there is one."""
+    return {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+
+
 def s3_client() -> Any:
     return client("s3")
 
@@ -107,7 +112,7 @@ class S3RangeFile(io.RawIOBase):
     """
 
     def __init__(self, bucket: str, key: str, size: int, version_id: str | None = None):
-        self._object = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        self._object = object_arguments(bucket, key, version_id)
         self._size = size
         self._position = 0
 

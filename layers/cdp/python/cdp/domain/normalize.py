@@ -76,9 +76,16 @@ def as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values if values.type == pa.string() else values.cast(pa.string())
 
 
+def _offsets(text: pa.Array) -> np.ndarray:
+    """Where each value of a string array starts and ends in its data buffer (len + 1 entries), without copying."""
+    if not len(text) or text.buffers()[1] is None:
+        return np.zeros(1, dtype=np.int32)
+    return np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
+
+
 def _value_bytes(text: pa.Array) -> np.ndarray:
     """The UTF-8 bytes of a string array's values, without copying."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
+    offsets = _offsets(text)
     data = text.buffers()[2]
     if data is None or offsets[-1] == offsets[0]:
         return np.zeros(0, dtype=np.uint8)
@@ -102,8 +109,7 @@ _MAY_CLOSE_SPACE[0x80:0xC0] = True
 
 def _may_have_outer_spaces(text: pa.Array) -> bool:
     """Whether some value may start or end with white space, from its first and last bytes only."""
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=4 * text.offset) \
-        if len(text) and text.buffers()[1] is not None else np.zeros(1, dtype=np.int32)
+    offsets = _offsets(text)
     starts, ends = offsets[:-1], offsets[1:]
     present = ends > starts
     if not present.any():
@@ -197,7 +203,7 @@ def _compact_phone(raw: pa.Array) -> pa.Array:
     if raw.offset or _has_non_ascii(raw):  # no-break spaces and the like
         return pc.replace_substring_regex(raw, _PHONE_PUNCTUATION, "")
     # ASCII only: drop the separator bytes from the values buffer in one numpy pass.
-    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=len(raw) + 1, offset=4 * raw.offset)
+    offsets = _offsets(raw)
     data = _value_bytes(raw)
     keep = _KEEP_IN_PHONE[data]
     kept_before = np.concatenate([[0], np.cumsum(keep)]).astype(np.int32)

@@ -553,19 +553,17 @@ def _gathered(batches: Iterator[RawRows], batch_bytes: int) -> Iterator[RawRows]
 
 
 def _joined(batches: list[RawRows]) -> RawRows:
+    """Batches as one; JSON Lines batches may differ in their keys, so missing columns are filled with nulls."""
     if len(batches) == 1:
         return batches[0]
+    tables = [b.table for b in batches if b.table.num_columns]
+    table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
     numbers = np.concatenate([np.asarray(b.row_numbers, dtype=np.int64) for b in batches])
-    return RawRows(pa.concat_tables([b.table for b in batches]), numbers,
-                   [m for b in batches for m in b.malformed], batches[0].encoding, batches[0].delimiter)
+    return RawRows(table, numbers, [m for b in batches for m in b.malformed], batches[0].encoding,
+                   batches[0].delimiter)
 
 
 def read_rows(content: Content, file_format: str, delimiter: str | None = None) -> RawRows:
     """All rows at once: for small files and tests."""
     batches = list(read_batches(content, file_format, delimiter))
-    tables = [b.table for b in batches if b.table.num_columns]
-    table = pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
-    numbers = np.concatenate([np.asarray(b.row_numbers, dtype="int64") for b in batches]) if batches else []
-    malformed = [m for b in batches for m in b.malformed]
-    first = batches[0] if batches else RawRows(pa.table({}), [])
-    return RawRows(table, numbers, malformed, first.encoding, first.delimiter)
+    return _joined(batches) if batches else RawRows(pa.table({}), [])
