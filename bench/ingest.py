@@ -95,10 +95,10 @@ def _baseline(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
 
 def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
     from cdp.config import example_config_path, load_config
-    from cdp.domain.readers import read_batches
-    from cdp.domain.validate import validate_all
-    from cdp.ingestion import staging_writer
-    from cdp.schemas import TABLES
+    from cdp.ingest.formats import read_batches
+    from cdp.ingest.contract import validate_all
+    from cdp.ingest.files import staging_writer
+    from cdp.tables import TABLES
 
     spec = load_config(example_config_path()).sources["crm"]
     started = time.perf_counter()
@@ -120,7 +120,7 @@ def _ingest_into_tables(csv_path: str, workdir: str, queue: multiprocessing.Queu
     """The whole of `cdp ingest`: validation, version checks and the commit to the local Iceberg tables."""
     from cdp.adapters.iceberg import IcebergStore, local_catalog
     from cdp.config import example_config_path, load_config
-    from cdp.ingestion import ingest_file
+    from cdp.ingest.files import ingest_file
 
     store = IcebergStore(local_catalog(Path(workdir)))
     config = load_config(example_config_path())

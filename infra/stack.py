@@ -10,9 +10,10 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from cdp import settings
 from cdp.config import Config
 from cdp.events import BUS_NAME
-from cdp.schemas import DATABASE
+from cdp.tables import DATABASE
 from infra.components.activation import LIGHT_RUNTIME, Activation
 from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
@@ -32,8 +33,9 @@ class CdpStack(Stack):
         storage = Storage(self, "Storage")
         catalog = Catalog(self, "Catalog", warehouse_uri=storage.warehouse_uri)
         environment = {
-            "CDP_CONFIG": "/var/task/cdp.yaml", "CDP_CATALOG": "glue", "CDP_WAREHOUSE": storage.warehouse_uri,
-            "CDP_DATABASE": DATABASE, "CDP_EVENT_BUS": BUS_NAME, "CDP_DATA_BUCKET": storage.data.bucket_name,
+            settings.CONFIG_ENV: settings.IMAGE_CONFIG_PATH, settings.WAREHOUSE_ENV: storage.warehouse_uri,
+            settings.DATABASE_ENV: DATABASE, settings.EVENT_BUS_ENV: BUS_NAME,
+            settings.DATA_BUCKET_ENV: storage.data.bucket_name,
             "POWERTOOLS_SERVICE_NAME": "cdp", "POWERTOOLS_METRICS_NAMESPACE": "cdp",
         }
 
@@ -41,7 +43,8 @@ class CdpStack(Stack):
             # One image for every data function (same asset, built once); the command picks the handler.
             return lambda_.DockerImageCode.from_image_asset(
                 str(ROOT), file="Dockerfile", cmd=[handler], platform=ecr_assets.Platform.LINUX_AMD64,
-                build_args={"CDP_CONFIG": config_path.resolve().relative_to(ROOT).as_posix()},
+                build_args={"CONFIG_SOURCE": config_path.resolve().relative_to(ROOT).as_posix(),
+                            "CONFIG_PATH": settings.IMAGE_CONFIG_PATH},
                 ignore_mode=None, exclude=[".git", ".venv", "node_modules", "cdk.out", "build", "tests", "bench",
                                            "docs", "**/__pycache__", "**/*.egg-info", "cdp-demo"],
             )
@@ -49,13 +52,15 @@ class CdpStack(Stack):
         large_files = LargeFiles(self, "LargeFiles", image=image, key=storage.messaging_key, environment=environment)
         ingest = Ingest(self, "Ingest", data=storage.data, key=storage.messaging_key, code=image(
             "functions.ingest.handler.handler"), environment={
-                **environment, "CDP_LARGE_FILE_STATE_MACHINE": large_files.state_machine.state_machine_arn})
+                **environment, settings.LARGE_FILE_STATE_MACHINE_ENV: large_files.state_machine.state_machine_arn})
         large_files.state_machine.grant_start_execution(ingest.function)
         pipeline = Pipeline(self, "Pipeline", key=storage.messaging_key, environment=environment, schedule=schedule,
                             code=image("functions.pipeline.handler.handler"))
         cdp_layer = lambda_.LayerVersion(
             self, "CdpLayer", compatible_runtimes=[LIGHT_RUNTIME], description="The cdp package (pure parts)",
-            code=lambda_.Code.from_asset(str(ROOT / "layers" / "cdp"), exclude=["**/__pycache__", "**/*.egg-info"]),
+            # The package as-is, but for what no function runs: the command line and the demo generator.
+            code=lambda_.Code.from_asset(str(ROOT / "layers" / "cdp"), exclude=[
+                "**/__pycache__", "**/*.egg-info", "python/cdp/demo", "python/cdp/cli.py"]),
         )
         light = lambda_.LayerVersion(
             self, "LightLayer", compatible_runtimes=[LIGHT_RUNTIME], code=lambda_.Code.from_asset(str(light_layer)),

@@ -16,18 +16,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters.outbox import relay_batch
+from cdp import settings
+from cdp.adapters.relay import relay_batch
 from cdp.events import EVENT_SOURCE, SEGMENT_MEMBERSHIP_CHANGED
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="cdp")
 processor = BatchProcessor(event_type=EventType.SQS)
-s3 = boto3.client("s3", endpoint_url=os.environ.get("CDP_S3_ENDPOINT") or None)
+s3 = boto3.client("s3", endpoint_url=os.environ.get(settings.S3_ENDPOINT_ENV) or None)
 
 
 def for_this_channel(event: dict[str, Any]) -> None:
-    channel = os.environ["CDP_CHANNEL"]
+    channel = os.environ[settings.CHANNEL_ENV]
     if event.get("source") != EVENT_SOURCE or event.get("detail-type") != SEGMENT_MEMBERSHIP_CHANGED:
         raise ValueError(f"not an activation event: {event.get('source')!r} / {event.get('detail-type')!r}")
     if channel not in event["detail"].get("channels", []) or event["detail"].get("holdout"):
@@ -38,10 +39,10 @@ def for_this_channel(event: dict[str, Any]) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    channel = os.environ["CDP_CHANNEL"]
-    key = f"outbox/{channel}/{datetime.now(UTC):%Y-%m-%d}/{context.aws_request_id}.jsonl"
+    channel = os.environ[settings.CHANNEL_ENV]
+    key = settings.outbox_key(channel, datetime.now(UTC).date(), context.aws_request_id)
     response, delivered = relay_batch(event, context, processor=processor, check=for_this_channel, s3=s3,
-                                      bucket=os.environ["CDP_DATA_BUCKET"], key=key)
+                                      bucket=os.environ[settings.DATA_BUCKET_ENV], key=key)
     metrics.add_metric("EventsDelivered", MetricUnit.Count, delivered)
     logger.info("events delivered", extra={"channel": channel, "events": delivered})
     return response

@@ -1,12 +1,11 @@
-"""Ingest Lambda: S3 object-created notifications arrive through SQS; each landed file is ingested once."""
+"""Ingest Lambda: S3 object-created notifications arrive through SQS; each landed file is ingested once (the use
+case records it and publishes File Ingested)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters import aws
-from cdp.events import FILE_INGESTED, envelope
-from cdp.ingestion import file_id_for, ingest_file
+from cdp import settings
+from cdp.adapters import lambda_env as aws
+from cdp.ingest.files import file_id_for, ingest_file
 
 logger = Logger()
 tracer = Tracer()
@@ -33,7 +32,7 @@ def start_large_file(landed: aws.LandedObject) -> None:
     """
     name = file_id_for(landed.source or "", landed.fingerprint)
     aws.client("stepfunctions").start_execution(
-        stateMachineArn=os.environ["CDP_LARGE_FILE_STATE_MACHINE"], name=name,
+        stateMachineArn=os.environ[settings.LARGE_FILE_STATE_MACHINE_ENV], name=name,
         input=json.dumps({"bucket": landed.bucket, "key": landed.key, "version_id": landed.version_id,
                           "source": landed.source, "fingerprint": landed.fingerprint}),
     )
@@ -51,7 +50,8 @@ def ingest_record(record: SQSRecord) -> None:
             continue
         with tempfile.TemporaryDirectory() as folder:
             path = landed.download(Path(folder))
-            outcome = ingest_file(aws.store(), aws.config(), landed.source, path, landed.uri, landed.fingerprint)
+            outcome = ingest_file(aws.store(), aws.config(), landed.source, path, landed.uri, landed.fingerprint,
+                                  bus=aws.bus())
         # Counts only: file names and row values may hold personal data and stay out of the logs.
         logger.info("file processed", extra={"file_id": outcome.file_id, "source": outcome.source,
                                               "status": outcome.status, "rows_in": outcome.rows_in,
@@ -59,9 +59,6 @@ def ingest_record(record: SQSRecord) -> None:
         metrics.add_metric("RowsAccepted", MetricUnit.Count, outcome.rows_accepted)
         metrics.add_metric("RowsQuarantined", MetricUnit.Count, outcome.rows_quarantined)
         metrics.add_metric(f"Files{outcome.status.capitalize()}", MetricUnit.Count, 1)
-        if outcome.status != "skipped":
-            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-            aws.bus().publish([envelope(FILE_INGESTED, dataclasses.asdict(outcome), event_id=outcome.file_id, time=now)])
 
 
 @logger.inject_lambda_context

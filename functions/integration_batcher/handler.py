@@ -15,13 +15,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters.outbox import relay_batch
+from cdp import settings
+from cdp.adapters.relay import relay_batch
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="cdp")
 processor = BatchProcessor(event_type=EventType.SQS)
-s3 = boto3.client("s3", endpoint_url=os.environ.get("CDP_S3_ENDPOINT") or None)
+s3 = boto3.client("s3", endpoint_url=os.environ.get(settings.S3_ENDPOINT_ENV) or None)
 
 
 def is_event(event: dict[str, Any]) -> None:
@@ -33,10 +34,10 @@ def is_event(event: dict[str, Any]) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    source = os.environ["CDP_SOURCE"]
-    key = f"landing/{source}/events/{datetime.now(UTC):%Y/%m/%d}/{context.aws_request_id}.jsonl"
+    source = os.environ[settings.SOURCE_ENV]
+    key = settings.integration_events_key(source, datetime.now(UTC).date(), context.aws_request_id)
     response, landed = relay_batch(event, context, processor=processor, check=is_event, s3=s3,
-                                   bucket=os.environ["CDP_DATA_BUCKET"], key=key)
+                                   bucket=os.environ[settings.DATA_BUCKET_ENV], key=key)
     metrics.add_metric("IntegrationEventsLanded", MetricUnit.Count, landed)
     logger.info("events landed", extra={"source": source, "events": landed})
     return response

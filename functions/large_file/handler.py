@@ -1,8 +1,8 @@
 """Large files in parts (the large-file state machine): plan the parts, stage each in parallel, commit once.
 
-Each step is a thin adapter over `cdp.domain.readers` and `cdp.ingestion` (`plan_parts_of_stream` or
+Each step is a thin adapter over `cdp.ingest.formats` and `cdp.ingest.parts` (`plan_parts_of_stream` or
 `plan_parquet_parts`, `stage_part`, `commit_parts`), the functions that `ingest_in_parts` chains locally.
-Staged parts live under `staging/<file_id>/` in the data bucket.
+Staged parts live under `cdp.settings.staging_folder(file_id)` in the data bucket.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters import aws
-from cdp.domain.readers import FileRejected, Part, plan_parquet_parts, plan_parts_of_stream
-from cdp.ingestion import begin_file, commit_parts, stage_part
+from cdp import settings
+from cdp.adapters import lambda_env as aws
+from cdp.ingest.files import begin_file
+from cdp.ingest.formats import FileRejected, Part, plan_parquet_parts, plan_parts_of_stream
+from cdp.ingest.parts import commit_parts, stage_part
 
 logger = Logger()
 tracer = Tracer()
@@ -85,14 +87,14 @@ def stage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except FileRejected as exc:
             return {"index": part.index, "rejected": str(exc)}
         for path in staged.iterdir():
-            aws.s3_client().upload_file(str(path), event["bucket"], f"staging/{event['file_id']}/{path.name}")
+            aws.s3_client().upload_file(str(path), event["bucket"], settings.staging_folder(event["file_id"]) + path.name)
     return {"index": part.index, "rows_in": counts["rows_in"]}
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def commit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s3, bucket, prefix = aws.s3_client(), event["bucket"], f"staging/{event['file_id']}/"
+    s3, bucket, prefix = aws.s3_client(), event["bucket"], settings.staging_folder(event["file_id"])
     uri = f"s3://{bucket}/{event['key']}"
     rejected = [r["rejected"] for r in event["staged"] if r.get("rejected")]
     with tempfile.TemporaryDirectory() as folder:
@@ -101,7 +103,8 @@ def commit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         for key in keys:
             s3.download_file(bucket, key, str(Path(folder) / Path(key).name))
         outcome = commit_parts(aws.store(), aws.config(), event["source"], event["file_id"], uri, Path(folder),
-                               len(event["parts"]), event["fingerprint"], datetime.now(UTC), rejected[0] if rejected else None)
+                               len(event["parts"]), event["fingerprint"], datetime.now(UTC),
+                               rejected[0] if rejected else None, bus=aws.bus())
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
     logger.info("file committed", extra={"file_id": outcome.file_id, "status": outcome.status,

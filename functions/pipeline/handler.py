@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cdp.adapters import aws
-from cdp.pipeline.run import RunContext, run_step
-from cdp.pipeline.steps import STEP_NAMES
+from cdp.adapters import lambda_env
+from cdp.pipeline.runner import run_step
+from cdp.pipeline.steps import STEP_NAMES, StepContext
 
 logger = Logger()
 tracer = Tracer()
@@ -41,7 +41,8 @@ def handler(event: StepRequest, context: LambdaContext) -> dict[str, Any]:
     # An "as_of" in the execution's input recomputes a past date (backfills, audits).
     as_of = event.as_of or event.input.as_of or datetime.now(UTC).date()
     logger.append_keys(step=step, run_id=run_id)
-    summary = run_step(step, RunContext(aws.config(), aws.store(), aws.bus(), run_id, as_of))
+    ctx = StepContext(lambda_env.config(), run_id, as_of, datetime.now(UTC), lambda_env.bus())
+    summary = run_step(step, lambda_env.store(), ctx)
     logger.info("step completed", extra={"summary": summary})
     metrics.add_metric(f"Step{step.capitalize()}Completed", MetricUnit.Count, 1)
     return {"step": step, "run_id": run_id, "summary": summary}

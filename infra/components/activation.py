@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdp import settings
 from cdp.config import Config
 from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name, channel_rule_pattern
 from infra.components.ingest import encrypted_queue
@@ -81,11 +82,11 @@ class Activation(Construct):
                 self, f"{channel}Sender", runtime=LIGHT_RUNTIME, handler="handler.handler",
                 code=sender_code, layers=sender_layers, memory_size=256, timeout=Duration.minutes(1),
                 tracing=lambda_.Tracing.ACTIVE, description=f"Delivers activation events to channel {channel}",
-                environment={"CDP_CHANNEL": channel, "CDP_DATA_BUCKET": data.bucket_name,
+                environment={settings.CHANNEL_ENV: channel, settings.DATA_BUCKET_ENV: data.bucket_name,
                              "POWERTOOLS_SERVICE_NAME": f"cdp-sender-{channel}"},
             )
             sender.add_event_source(sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True))
-            data.grant_put(sender, f"outbox/{channel}/*")
+            data.grant_put(sender, f"{settings.OUTBOX_PREFIX}{channel}/*")
             self.queues[channel] = queue
             self.dead_letter_alarms.append(cloudwatch.Alarm(
                 self, f"{channel}DeadLettersAlarm", threshold=1, evaluation_periods=1,

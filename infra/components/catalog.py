@@ -7,7 +7,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdp.schemas import DATABASE, TABLES, glue_type
+from cdp.tables import DATABASE, TABLES, glue_type
 
 
 class Catalog(Construct):

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.components.storage import LANDING_PREFIX
+from cdp.settings import LANDING_PREFIX
 
 INGEST_TIMEOUT = Duration.minutes(15)
 

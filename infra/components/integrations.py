@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdp import settings
 from cdp.config import Config
 from cdp.events import integration_rule_name, integration_rule_pattern
 from infra.components.activation import LIGHT_RUNTIME, event_pattern
@@ -37,11 +38,11 @@ class Integrations(Construct):
                 self, f"{source}Batcher", runtime=LIGHT_RUNTIME, handler="handler.handler", code=code,
                 layers=layers, memory_size=256, timeout=Duration.minutes(1), tracing=lambda_.Tracing.ACTIVE,
                 description=f"Lands {source} integration events as JSON Lines files",
-                environment={"CDP_SOURCE": source, "CDP_DATA_BUCKET": data.bucket_name,
+                environment={settings.SOURCE_ENV: source, settings.DATA_BUCKET_ENV: data.bucket_name,
                              "POWERTOOLS_SERVICE_NAME": f"cdp-integration-{source}"},
             )
             # A minute's worth of events per file: fewer, larger files make cheaper, faster ingestion.
             batcher.add_event_source(sources.SqsEventSource(
                 queue, batch_size=1000, max_batching_window=Duration.seconds(60), report_batch_item_failures=True))
-            data.grant_put(batcher, f"landing/{source}/events/*")
+            data.grant_put(batcher, f"{settings.LANDING_PREFIX}{source}/events/*")
             self.queues[source] = queue

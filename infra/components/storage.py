@@ -8,8 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-LANDING_PREFIX = "landing/"
-WAREHOUSE_PREFIX = "warehouse"
+from cdp.settings import WAREHOUSE_PREFIX
 
 
 class Storage(Construct):

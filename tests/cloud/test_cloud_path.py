@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
-from cdp.adapters import aws
+from cdp.adapters import lambda_env as aws
 from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES

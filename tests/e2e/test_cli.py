@@ -113,7 +113,7 @@ def test_the_same_seed_gives_the_same_files(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    script = "import sys; from pathlib import Path; from cdp.synthetic import generate; " \
+    script = "import sys; from pathlib import Path; from cdp.demo.synthetic import generate; " \
              "generate(Path(sys.argv[1]), profiles=300, seed=3)"
     for folder, salt in (("a", "1"), ("b", "2")):
         subprocess.run([sys.executable, "-c", script, str(tmp_path / folder)], check=True,

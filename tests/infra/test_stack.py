@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from cdp import settings
 from cdp.config import example_config_path, load_config
 from cdp.events import (
     BUS_NAME,
@@ -18,11 +19,12 @@ from cdp.events import (
     integration_rule_pattern,
 )
 from cdp.pipeline.steps import STEP_NAMES
-from cdp.schemas import DATABASE, TABLES, glue_type
+from cdp.tables import DATABASE, TABLES, glue_type
 from infra.packaging import directory_bytes
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 LAMBDA_ZIP_LIMIT = 250 * 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def resources(synthesized, resource_type: str) -> dict[str, dict]:
@@ -81,7 +83,28 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
     for function in images.values():
         environment = function["Properties"]["Environment"]["Variables"]
-        assert environment["CDP_CATALOG"] == "glue" and environment["CDP_DATABASE"] == DATABASE
+        assert environment[settings.DATABASE_ENV] == DATABASE
+        assert environment[settings.CONFIG_ENV] == settings.IMAGE_CONFIG_PATH
+
+
+def test_every_variable_the_stack_sets_is_a_setting_that_code_reads(synthesized) -> None:
+    declared = {value: name for name, value in vars(settings).items() if name.endswith("_ENV")}
+    stack_sets = {name for f in resources(synthesized, "AWS::Lambda::Function").values()
+                  for name in f["Properties"].get("Environment", {}).get("Variables", {}) if name.startswith("CDP_")}
+    assert stack_sets <= set(declared), stack_sets - set(declared)
+    code = "".join(path.read_text() for folder in (ROOT / "functions", ROOT / "layers" / "cdp" / "python" / "cdp")
+                   for path in folder.rglob("*.py") if path.name != "settings.py")
+    unread = [name for name in declared.values() if f"settings.{name}" not in code]
+    assert unread == [], f"settings nothing reads: {unread}"
+
+
+def test_the_shared_package_layer_leaves_out_the_command_line_and_the_demo(synthesized) -> None:
+    layers = resources(synthesized, "AWS::Lambda::LayerVersion")
+    folders = [synthesized.outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+               for layer in layers.values()]
+    (package,) = [folder / "python" / "cdp" for folder in folders if (folder / "python" / "cdp").is_dir()]
+    assert (package / "activation").is_dir() and (package / "settings.py").is_file()
+    assert not (package / "demo").exists() and not (package / "cli.py").exists()
 
 
 def test_every_zip_function_with_its_layers_fits_in_lambda(synthesized) -> None:

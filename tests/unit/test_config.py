@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from cdp.config import ConfigError, example_config_path, parse_config
-from cdp.domain.segments import check_rules
+from cdp.segments.rules import check_rules
 
 
 def test_the_retail_example_declares_the_five_sources_with_their_columns() -> None:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdp.domain.event_patterns import matches
+from cdp.adapters.patterns import matches
 from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, channel_rule_pattern, envelope
 
 

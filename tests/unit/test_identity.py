@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from cdp.domain.identity import resolve
+from cdp.identity.resolve import resolve
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 NO_PREVIOUS = pd.DataFrame(columns=["record_key", "profile_id", "linked_at", "run_id"])
@@ -48,7 +48,7 @@ def test_null_identifiers_never_link_people() -> None:
 
 
 def test_link_quality_counts_pairs() -> None:
-    from cdp.domain.evaluation import link_quality
+    from cdp.identity.evaluate import link_quality
 
     identities = pd.DataFrame({"record_key": ["a", "b", "c", "d"], "profile_id": ["P1", "P1", "P1", "P2"]})
     truth = pd.DataFrame({"record_key": ["a", "b", "c", "d"], "person_id": ["x", "x", "y", "y"]})

@@ -11,10 +11,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from cdp.adapters.buses import MemoryBus
 from cdp.adapters.iceberg import IcebergStore, local_catalog
 from cdp.config import Config
-from cdp.ingestion import ingest_file
+from cdp.ingest import files
 from tests.conftest import CRM
+
+
+def ingest_file(*args, **kwargs) -> files.FileOutcome:
+    """The use case, with a bus that keeps what it publishes (these tests look at the tables)."""
+    return files.ingest_file(*args, bus=kwargs.pop("bus", MemoryBus()), **kwargs)
 
 
 @pytest.fixture
@@ -72,7 +78,7 @@ def test_a_file_mixing_utf8_and_cp1252_keeps_every_accent(
 ) -> None:
     """Exports glued together from several tools: each value is read in its own encoding, also when the cp1252
     rows come after the start of the file that is sampled to choose how to read it."""
-    from cdp.domain import readers
+    from cdp.ingest import formats as readers
 
     monkeypatch.setattr(readers, "HEAD_BYTES", sampled_bytes)
     header = CRM.splitlines()[0]
@@ -110,7 +116,7 @@ def test_each_file_keeps_a_data_quality_summary_by_field_and_rule(store, retail_
 def test_tables_of_an_older_release_gain_new_columns(tmp_path: Path, retail_config: Config) -> None:
     from pyiceberg.catalog import Catalog
 
-    from cdp.schemas import TABLES
+    from cdp.tables import TABLES
 
     catalog: Catalog = local_catalog(tmp_path)
     catalog.create_namespace("cdp")
@@ -144,7 +150,7 @@ def test_a_gzip_parquet_export_with_typed_columns_ingests_like_text(store, retai
 def test_a_field_of_megabytes_is_read_whole_and_no_row_is_read_twice(
     store, retail_config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cdp.domain import readers
+    from cdp.ingest import formats as readers
 
     monkeypatch.setattr(readers, "BATCH_BYTES", 1 << 16)  # many batches handed on before the long row
     header, *rows = CRM.splitlines()
@@ -256,12 +262,12 @@ def test_quotes_formulas_markup_nul_and_huge_fields_are_plain_data(store, retail
 def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
     tmp_path: Path, retail_config: Config, source: str, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cdp.domain import readers
-    from cdp.domain.readers import plan_parts
+    from cdp.ingest import formats as readers
+    from cdp.ingest.formats import plan_parts
 
     monkeypatch.setattr(readers, "PLAN_CHUNK_BYTES", 4096)  # planning reads many chunks, as on a real file
-    from cdp.ingestion import ingest_in_parts
-    from cdp.synthetic import generate
+    from cdp.ingest.parts import ingest_in_parts
+    from cdp.demo.synthetic import generate
 
     landing = generate(tmp_path / "data", profiles=400, seed=5).landing / source
     path = landing / name
@@ -278,7 +284,7 @@ def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
     parts_store = IcebergStore(local_catalog(tmp_path / "parts"))
 
     whole = ingest_file(whole_store, retail_config, source, path, name)
-    parts = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000,
+    parts = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000, bus=MemoryBus(),
                             stage=tmp_path / "staging")
 
     assert (parts.file_id, parts.rows_in, parts.rows_accepted, parts.rows_quarantined, parts.rows_warned) == (
@@ -289,6 +295,6 @@ def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
         expected = sorted(whole_store.read(stored, columns=columns).to_pylist(), key=lambda r: r["row_number"])
         assert sorted(parts_store.read(stored, columns=columns).to_pylist(), key=lambda r: r["row_number"]) == expected
     assert not (tmp_path / "staging" / parts.file_id).exists()  # staged parts are cleaned up after the commit
-    again = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000,
+    again = ingest_in_parts(parts_store, retail_config, source, path, name, part_bytes=4_000, bus=MemoryBus(),
                             stage=tmp_path / "staging")
     assert again.status == "skipped"

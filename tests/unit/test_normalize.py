@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pytest
 
-from cdp.domain import normalize
+from cdp.ingest import normalisers as normalize
 
 
 def series(*values) -> pa.Array:

@@ -11,7 +11,7 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from cdp.synthetic import SyntheticDataset, generate
+from cdp.demo.synthetic import SyntheticDataset, generate
 
 
 @pytest.fixture(scope="module")

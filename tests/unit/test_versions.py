@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from cdp.domain.versions import VersionSet, first_occurrences, version_digests
+from cdp.ingest.versions import VersionSet, first_occurrences, version_digests
 
 
 def test_digests_are_the_md5_of_key_and_content() -> None:

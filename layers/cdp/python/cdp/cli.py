@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cdp.config import Config, ConfigError, example_config_path, load_config
-from cdp.domain.segments import check_rules
-from cdp.pipeline.local import RunSummary, ingest_paths, open_store, run_local
-from cdp.schemas import TABLES
+from cdp.segments.rules import check_rules
+from cdp.pipeline.local import RunSummary, ingest_paths, local_bus, open_store, run_local
+from cdp.tables import TABLES
 
 app = typer.Typer(help="Customer data platform: ingest, resolve, segment and activate first-party data.",
                   no_args_is_help=True, add_completion=False)
@@ -76,10 +76,10 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
     for segment_id, size in steps["segments"]["sizes"].items():
         segments.add_row(segment_id, f"{size:,}")
     console.print(segments)
-    activation = steps["activate"]
+    published = steps["publish"]
     console.print(
         f"Changes: {steps['segments']['entered']:,} entered, {steps['segments']['exited']:,} exited; "
-        f"events: {activation.get('events', 0):,} ({activation.get('holdout', 0):,} hold-out)"
+        f"events: {published['events']:,} ({published['holdout']:,} hold-out)"
     )
     channels = Table(title="Events delivered per channel", title_justify="left")
     channels.add_column("channel")
@@ -100,8 +100,8 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Start from empty tables (only in a folder a demo made).")] = True,
 ) -> None:
     """Generate a realistic retail data set and run the whole pipeline on it, locally."""
-    from cdp.report import write_report
-    from cdp.synthetic import generate
+    from cdp.report.html import write_report
+    from cdp.demo.synthetic import generate
 
     started = time.perf_counter()
     if fresh and workdir.exists() and any(workdir.iterdir()):
@@ -121,7 +121,7 @@ def demo(
     with console.status("Running the pipeline…") as status:
         summary = run_local(config, dataset.landing, workdir, as_of=DEMO_END_DATE,
                             progress=lambda message: status.update(message))
-    report = write_report(workdir)
+    report = write_report(open_store(workdir), workdir)
     _print_summary(summary, workdir, time.perf_counter() - started)
     console.print(f"Report: {report}")
 
@@ -161,7 +161,7 @@ def ingest(
     if missing:
         errors.print(f"[red]no such file: {', '.join(missing)}[/red]")
         raise typer.Exit(2)
-    outcomes = ingest_paths(open_store(workdir), loaded, source, files)
+    outcomes = ingest_paths(open_store(workdir), loaded, source, files, local_bus(loaded, workdir))
     for outcome in outcomes:
         console.print(f"{outcome.uri}: {outcome.status} — {outcome.rows_in} rows in, {outcome.rows_accepted} accepted, "
                       f"{outcome.rows_quarantined} quarantined" + (f" ({outcome.reason})" if outcome.reason else ""))
@@ -230,7 +230,7 @@ def evaluate(
     """Precision, recall and F1 of identity resolution (pairs of records) against a ground truth."""
     import pandas as pd
 
-    from cdp.domain.evaluation import link_quality
+    from cdp.identity.evaluate import link_quality
 
     truth_path = truth or workdir / "truth.csv"
     if not truth_path.is_file():
@@ -251,9 +251,9 @@ def evaluate(
 @app.command()
 def report(workdir: WorkdirOption) -> None:
     """(Re)build WORKDIR/report.html from the local tables."""
-    from cdp.report import write_report
+    from cdp.report.html import write_report
 
-    console.print(f"Report: {write_report(workdir)}")
+    console.print(f"Report: {write_report(open_store(workdir), workdir)}")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,19 @@ import pyarrow as pa
 
 
 class TableStore(Protocol):
-    """The platform's tables (Iceberg), by the names of ``cdp.schemas.TABLES``."""
+    """The platform's tables (Iceberg), by the names of ``cdp.tables.TABLES``."""
 
-    def read(self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None) -> pa.Table: ...
+    def read(
+        self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None,
+        snapshot_id: int | None = None,
+    ) -> pa.Table:
+        """The table's rows (as of ``snapshot_id`` when given), optionally filtered and projected."""
+
+    def snapshot_id(self, name: str) -> int | None:
+        """The table's current snapshot, or None while nothing was ever written to it."""
+
+    def read_appended(self, name: str, after: int | None, upto: int | None, row_filter: str | None = None) -> pa.Table:
+        """Rows appended after snapshot ``after`` (exclusive; None for the beginning) up to ``upto`` (inclusive)."""
 
     def read_batches(
         self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None
@@ -23,6 +33,10 @@ class TableStore(Protocol):
 
     def replace(self, name: str, rows: pa.Table) -> None:
         """Replace the table's whole content in one commit (snapshots keep the history)."""
+
+    def upsert(self, name: str, rows: pa.Table, *, insert_only: bool = False) -> None:
+        """Update the rows whose key (``TABLES[name].key``) exists and insert the others, in one commit; with
+        ``insert_only``, existing rows are left as they are."""
 
     def delete(self, name: str, row_filter: str) -> None: ...
 

@@ -6,25 +6,51 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cdp.domain.event_patterns import matches
+from cdp.adapters.patterns import matches
 from cdp.events import BUS_NAME, channel_rule_pattern
 
 
+def delivery_id(event: dict[str, Any]) -> str:
+    """What a receiver deduplicates on: the platform's own id in the detail (EventBridge assigns ``id`` anew on
+    each PutEvents), else the envelope's id."""
+    detail = event.get("detail")
+    return str(detail.get("event_id") or event.get("id")) if isinstance(detail, dict) else str(event.get("id"))
+
+
 class LocalBus:
-    """Routes each event by the same patterns that the CDK stack gives its rules; a channel's target is a file."""
+    """Routes each event by the same patterns that the CDK stack gives its rules; a channel's target is a file.
+
+    Like a careful receiver, a channel's outbox takes an event once: one published again (a retried step) is
+    dropped by its id. ``published`` counts every event put on the bus by detail-type, routed or not.
+    """
 
     def __init__(self, channels: list[str], outbox: Path):
         self.outbox = outbox
         self.rules = {channel: channel_rule_pattern(channel) for channel in channels}
         self.delivered: dict[str, int] = dict.fromkeys(channels, 0)
+        self.published: dict[str, int] = {}
+        self._seen: dict[str, set[str]] = {}
+
+    def _delivered_ids(self, channel: str) -> set[str]:
+        if channel not in self._seen:
+            path = self.outbox / f"{channel}.jsonl"
+            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+            self._seen[channel] = {delivery_id(json.loads(line)) for line in lines if line}
+        return self._seen[channel]
 
     def publish(self, events: list[dict[str, Any]]) -> None:
-        self.outbox.mkdir(parents=True, exist_ok=True)
         lines: dict[str, list[str]] = {}
         for event in events:
+            self.published[event["detail-type"]] = self.published.get(event["detail-type"], 0) + 1
             for channel, pattern in self.rules.items():
                 if matches(pattern, event):
+                    seen = self._delivered_ids(channel)
+                    if delivery_id(event) in seen:
+                        continue
+                    seen.add(delivery_id(event))
                     lines.setdefault(channel, []).append(json.dumps(event, ensure_ascii=False, sort_keys=True))
+        if lines:
+            self.outbox.mkdir(parents=True, exist_ok=True)
         for channel, channel_lines in lines.items():
             with (self.outbox / f"{channel}.jsonl").open("a", encoding="utf-8") as handle:
                 handle.write("\n".join(channel_lines) + "\n")
@@ -56,3 +82,13 @@ class EventBridgeBus:
             if response.get("FailedEntryCount"):
                 failures = [e for e in response["Entries"] if e.get("ErrorCode")]
                 raise RuntimeError(f"EventBridge refused {len(failures)} of {len(batch)} events: {failures[:3]}")
+
+
+class MemoryBus:
+    """Keeps the events it is given, in order: for callers that only need to see what was published."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        self.events.extend(events)

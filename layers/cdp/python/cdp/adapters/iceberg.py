@@ -15,7 +15,8 @@ from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table, Transaction
 
-from cdp.schemas import DATABASE, TABLES
+from cdp import settings
+from cdp.tables import DATABASE, TABLES
 
 T = TypeVar("T")
 COMMIT_ATTEMPTS = 5
@@ -42,12 +43,12 @@ def catalog_from_environment() -> Catalog:
     """The catalog a Lambda uses, from the variables the CDK stack sets."""
     extra = {
         key: os.environ[env]
-        for key, env in (("glue.endpoint", "CDP_GLUE_ENDPOINT"), ("s3.endpoint", "CDP_S3_ENDPOINT"))
+        for key, env in (("glue.endpoint", settings.GLUE_ENDPOINT_ENV), ("s3.endpoint", settings.S3_ENDPOINT_ENV))
         if os.environ.get(env)
     }
     if os.environ.get("AWS_DEFAULT_REGION"):
         extra["client.region"] = os.environ["AWS_DEFAULT_REGION"]
-    return glue_catalog(os.environ["CDP_WAREHOUSE"], **extra)
+    return glue_catalog(os.environ[settings.WAREHOUSE_ENV], **extra)
 
 
 FLUSH_BYTES = 16 << 20
@@ -125,10 +126,30 @@ class IcebergStore:
                 time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def read(self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None) -> pa.Table:
+    def snapshot_id(self, name: str) -> int | None:
+        snapshot = self.table(name).refresh().current_snapshot()
+        return snapshot.snapshot_id if snapshot else None
+
+    def read(
+        self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None,
+        snapshot_id: int | None = None,
+    ) -> pa.Table:
         table = self.table(name).refresh()
-        scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",))
+        scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",), snapshot_id=snapshot_id)
         return scan.to_arrow()
+
+    def read_appended(self, name: str, after: int | None, upto: int | None, row_filter: str | None = None) -> pa.Table:
+        if upto is None or upto == after:
+            return TABLES[name].schema.empty_table()
+        if after is None:
+            return self.read(name, row_filter, snapshot_id=upto)
+        table = self.table(name).refresh()
+        if table.snapshot_by_id(after) is None:
+            raise LookupError(f"table {name}: snapshot {after} no longer exists, so what was appended since it is "
+                              "unknown; run the step on the whole table")
+        scan = table.incremental_append_scan(from_snapshot_id_exclusive=after, to_snapshot_id_inclusive=upto,
+                                             row_filter=row_filter or "True")
+        return scan.to_arrow().select(TABLES[name].schema.names).cast(TABLES[name].schema)
 
     def read_batches(
         self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None
@@ -146,6 +167,13 @@ class IcebergStore:
         rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
         with _quiet_empty_delete():
             self._retrying(name, lambda table: table.overwrite(rows))
+
+    def upsert(self, name: str, rows: pa.Table, *, insert_only: bool = False) -> None:
+        if rows.num_rows:
+            rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
+            key = list(TABLES[name].key)
+            self._retrying(name, lambda table: table.upsert(rows, join_cols=key,
+                                                           when_matched_update_all=not insert_only))
 
     def delete(self, name: str, row_filter: str) -> None:
         with _quiet_empty_delete():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 from cdp.adapters.buses import LocalBus
 from cdp.adapters.iceberg import IcebergStore, local_catalog
 from cdp.config import Config
-from cdp.ingestion import FileOutcome, ingest_file
-from cdp.pipeline.run import RunContext, new_run_id, run_step
-from cdp.pipeline.steps import STEPS
+from cdp.ingest.files import FileOutcome, ingest_file
+from cdp.pipeline.runner import new_run_id, run_step
+from cdp.pipeline.steps import STEPS, StepContext
+from cdp.ports import EventBus
 
 
 @dataclass
@@ -38,8 +40,13 @@ def open_store(workdir: Path) -> IcebergStore:
     return IcebergStore(local_catalog(workdir))
 
 
-def ingest_paths(store: IcebergStore, config: Config, source: str, paths: list[Path]) -> list[FileOutcome]:
-    return [ingest_file(store, config, source, path, str(path)) for path in paths]
+def local_bus(config: Config, workdir: Path) -> LocalBus:
+    return LocalBus(list(config.channels), workdir / "outbox")
+
+
+def ingest_paths(store: IcebergStore, config: Config, source: str, paths: list[Path], bus: EventBus,
+                 now: datetime | None = None) -> list[FileOutcome]:
+    return [ingest_file(store, config, source, path, str(path), bus=bus, now=now) for path in paths]
 
 
 def run_local(
@@ -47,20 +54,20 @@ def run_local(
     landing: Path,
     workdir: Path,
     as_of: date | None = None,
-    progress: Any = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunSummary:
     now = datetime.now(UTC)
     store = open_store(workdir)
-    bus = LocalBus(list(config.channels), workdir / "outbox")
+    bus = local_bus(config, workdir)
     summary = RunSummary(new_run_id(now))
     for source, path in landing_files(landing, config):
         if progress:
             progress(f"ingest {source}: {path.name}")
-        summary.files.append(ingest_file(store, config, source, path, str(path), now=now))
-    ctx = RunContext(config, store, bus, summary.run_id, as_of or now.date(), now)
+        summary.files += ingest_paths(store, config, source, [path], bus, now)
+    ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus)
     for step in STEPS:
         if progress:
             progress(f"step {step.name}: {step.description}")
-        summary.steps[step.name] = run_step(step.name, ctx)
+        summary.steps[step.name] = run_step(step.name, store, ctx)
     summary.delivered = dict(bus.delivered)
     return summary

@@ -1,29 +1,168 @@
-"""The pipeline's steps, in order. The local runner iterates this list; the CDK stack chains one state per step."""
+"""The pipeline, declared once: each step's function, the tables it reads (which rows) and writes (and how).
+
+The runner (``cdp.pipeline.runner``) does every read and write; a step function receives Arrow tables and returns
+the tables to write with a summary. The local runner iterates ``STEPS``; the CDK stack chains one Step Functions
+state per step, in this order, each invoking the pipeline function with the step's name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cdp.activation.plans import activations_table, plan_activations
+from cdp.activation.publish import events_of, marked_published
+from cdp.config import Config
+from cdp.features.behaviour import compute_features
+from cdp.identity.resolve import resolve as link_records
+from cdp.ports import EventBus
+from cdp.profiles.survivorship import merge_profiles
+from cdp.segments.membership import changes, current_members
+from cdp.segments.rules import evaluate
+from cdp.tables import TABLES
+
+# all: the whole table; current: the current version of each record or fact (cdp.lineage); new: only the rows
+# appended since this step last succeeded (an incremental append scan from the snapshot it consumed then).
+Rows = Literal["all", "current", "new"]
+# append: add the rows; replace: the rows become the table; upsert: by the table's key, update or insert;
+# insert_new: by the table's key, insert the rows whose key is absent and leave the others (an idempotent append).
+WriteMode = Literal["append", "replace", "upsert", "insert_new"]
+
+
+@dataclass(frozen=True)
+class Read:
+    table: str
+    rows: Rows = "all"
+    where: str | None = None  # an Iceberg row filter, pushed down to the scan
+
+
+@dataclass(frozen=True)
+class Write:
+    table: str
+    mode: WriteMode
+
+
+@dataclass(frozen=True)
+class StepContext:
+    config: Config
+    run_id: str
+    as_of: date
+    now: datetime
+    bus: EventBus
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    writes: dict[str, pa.Table]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+StepFunction = Callable[[dict[str, pa.Table], StepContext], StepOutput]
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
     description: str
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
+    function: StepFunction
+    reads: tuple[Read, ...]
+    writes: tuple[Write, ...]
+
+    def __post_init__(self) -> None:
+        for table in [r.table for r in self.reads] + [w.table for w in self.writes]:
+            if table not in TABLES:
+                raise ValueError(f"step {self.name!r} names table {table!r}, which cdp.tables does not declare")
+
+
+def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    previous = inputs["identities"].to_pandas()
+    linked = link_records(inputs["records"].to_pandas(), previous, ctx.config.identity.deterministic_keys,
+                          ctx.run_id, ctx.now)
+    table = pa.Table.from_pandas(linked, schema=TABLES["identities"].schema, preserve_index=False)
+    relinked = 0
+    if not previous.empty:
+        joined = linked.merge(previous[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
+        relinked = int((joined["profile_id"] != joined["profile_id_before"]).sum())
+    return StepOutput({"identities": table}, {"records": len(linked), "profiles": int(linked["profile_id"].nunique()),
+                                              "relinked": relinked})
+
+
+def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    merged = merge_profiles(inputs["records"], inputs["identities"], ctx.config.survivorship, ctx.run_id)
+    return StepOutput({"profiles": merged}, {"profiles": merged.num_rows})
+
+
+def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    table = compute_features(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"],
+                             inputs["events"], ctx.as_of, ctx.run_id)
+    return StepOutput({"features": table}, {"profiles": table.num_rows})
+
+
+def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    before = current_members(inputs["segment_memberships"])
+    after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"])
+    changed = changes(before, after, ctx.run_id, ctx.now)
+    entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
+    return StepOutput({"segment_memberships": changed}, {
+        "sizes": {segment_id: len(members) for segment_id, members in after.items()},
+        "entered": entered,
+        "exited": changed.num_rows - entered,
+    })
+
+
+def activate(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    planned = plan_activations(ctx.config, inputs["segment_memberships"], inputs["profiles"], ctx.run_id, ctx.now)
+    return StepOutput({"activations": activations_table(planned)}, {
+        "decisions": len(planned),
+        "holdout": sum(1 for a in planned if a.row["holdout"]),
+    })
+
+
+def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    """The one step with a side effect: it puts the recorded decisions on the bus, then they are marked published.
+
+    Should it fail between the two, the retry publishes the same events again, with the same ``event_id`` in
+    their detail, by which receivers drop the duplicates.
+    """
+    pending = inputs["activations"].sort_by([("occurred_at", "ascending"), ("event_id", "ascending")])
+    ctx.bus.publish(events_of(pending))
+    per_channel: dict[str, int] = {}
+    for channels in pending["channels"].to_pylist():
+        for channel in channels or []:
+            per_channel[channel] = per_channel.get(channel, 0) + 1
+    return StepOutput({"activations": marked_published(pending, ctx.now)}, {
+        "events": pending.num_rows,
+        "holdout": pc.sum(pending["holdout"]).as_py() or 0,
+        "per_channel": per_channel,
+    })
 
 
 STEPS: tuple[Step, ...] = (
-    Step("resolve", "Link records into persons on deterministic keys; keep profile ids stable.",
-         ("records", "identities"), ("identities",)),
-    Step("merge", "Build one golden profile per person with the survivorship rules.",
-         ("records", "identities"), ("profiles",)),
-    Step("features", "Compute behavioural features per profile as of the run date.",
-         ("profiles", "identities", "orders", "events"), ("features",)),
-    Step("segments", "Evaluate segment rules and record who entered or left each segment.",
-         ("profiles", "features", "segment_memberships"), ("segment_memberships",)),
-    Step("activate", "Emit a Segment Membership Changed event per change, only on consented channels.",
-         ("profiles", "segment_memberships"), ("activations",)),
+    Step("resolve", "Link records into persons on deterministic keys; keep profile ids stable.", resolve,
+         (Read("records", "current"), Read("identities")), (Write("identities", "replace"),)),
+    Step("merge", "Build one golden profile per person with the survivorship rules.", merge,
+         (Read("records", "current"), Read("identities")), (Write("profiles", "replace"),)),
+    Step("features", "Compute behavioural features per profile as of the run date.", features,
+         (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
+         (Write("features", "replace"),)),
+    Step("segments", "Evaluate segment rules and record who entered or left each segment.", segments,
+         (Read("profiles"), Read("features"), Read("segment_memberships")), (Write("segment_memberships", "append"),)),
+    Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",
+         activate, (Read("segment_memberships", "new"), Read("profiles")), (Write("activations", "insert_new"),)),
+    Step("publish", "Publish the decided events not yet published on the bus, then mark them published.", publish,
+         (Read("activations", where="published_at IS NULL"),), (Write("activations", "upsert"),)),
 )
 
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
+
+
+def step_named(name: str) -> Step:
+    for step in STEPS:
+        if step.name == name:
+            return step
+    raise ValueError(f"unknown pipeline step {name!r}; steps are: {', '.join(STEP_NAMES)}")

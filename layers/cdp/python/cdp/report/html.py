@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cdp.adapters.iceberg import IcebergStore, local_catalog
+from cdp.ports import TableStore
+from cdp.segments.membership import current_members_sql
 
 SECTIONS = {
     "Files and data quality": """
@@ -25,13 +26,12 @@ SECTIONS = {
                count(*) FILTER (WHERE rule = 'phone') AS linked_by_phone,
                count(*) FILTER (WHERE rule = 'singleton') AS unlinked
         FROM identities""",
-    "Segments": """
-        WITH last AS (SELECT segment_id, profile_id, change FROM segment_memberships
-                      QUALIFY row_number() OVER (PARTITION BY segment_id, profile_id ORDER BY changed_at DESC) = 1)
-        SELECT l.segment_id, count(*) AS members, round(sum(f.revenue), 2) AS revenue,
+    "Segments": f"""
+        WITH members AS ({current_members_sql()})
+        SELECT m.segment_id, count(*) AS members, round(sum(f.revenue), 2) AS revenue,
                round(avg(f.revenue), 2) AS avg_revenue
-        FROM last l LEFT JOIN features f USING (profile_id) WHERE l.change = 'entered'
-        GROUP BY l.segment_id ORDER BY members DESC""",
+        FROM members m LEFT JOIN features f USING (profile_id)
+        GROUP BY m.segment_id ORDER BY members DESC""",
     "Activations": """
         SELECT segment_id, change, holdout, coalesce(array_to_string(channels, ', '), '') AS channels,
                count(*) AS events
@@ -46,8 +46,8 @@ th{background:#eef1f6}td:first-child,th:first-child{text-align:left}
 """
 
 
-def write_report(workdir: Path) -> Path:
-    store = IcebergStore(local_catalog(workdir))
+def write_report(store: TableStore, workdir: Path) -> Path:
+    """Write ``workdir/report.html`` from the tables of ``store``."""
     con = duckdb.connect()
     for name in ("files", "quarantine", "identities", "segment_memberships", "features", "activations"):
         con.register(name, store.read(name))

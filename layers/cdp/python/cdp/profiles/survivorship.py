@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 
 from cdp.config import SurvivorshipSpec
-from cdp.schemas import TABLES
+from cdp.tables import TABLES
 
 MERGED_FIELDS = [
     name for name in TABLES["profiles"].schema.names

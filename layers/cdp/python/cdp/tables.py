@@ -1,4 +1,5 @@
-"""Table schemas: the one definition used by the local catalog, the Glue tables of the CDK stack and the tests."""
+"""Every table: its schema, its key and what it holds. The one definition read by the local catalog, the Glue
+tables of the CDK stack, the pipeline's declared steps and the tests."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class TableSpec:
     name: str
     schema: pa.Schema
     description: str
+    # The columns that identify a row: what an upsert matches on, and what one version of a row is about.
+    key: tuple[str, ...] = ()
     # Sources may land rows in this table (ingest targets) rather than only the pipeline.
     ingest_target: bool = False
 
@@ -76,11 +79,13 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "One row per landed file: its status (ingested or rejected), row counts and data-quality summary.",
+            key=("file_id",),
         ),
         TableSpec(
             "records",
             pa.schema(_LINEAGE + PERSON_FIELDS),
             "Person records from every identity-bearing source, normalised; one version per distinct content.",
+            key=("record_key",),
             ingest_target=True,
         ),
         TableSpec(
@@ -96,6 +101,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Rows refused at ingestion, with their raw text and the reasons (field, value, rule).",
+            key=("file_id", "row_number"),
         ),
         TableSpec(
             "identities",
@@ -111,6 +117,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "The identity graph: which profile each record belongs to, and the rule and score that linked it.",
+            key=("record_key",),
         ),
         TableSpec(
             "profiles",
@@ -126,6 +133,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "The golden profile: one row per person, fields chosen by the survivorship rules.",
+            key=("profile_id",),
         ),
         TableSpec(
             "orders",
@@ -144,6 +152,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Orders from every sales channel.",
+            key=("record_key",),
             ingest_target=True,
         ),
         TableSpec(
@@ -160,6 +169,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Order lines: what was bought in each order.",
+            key=("record_key",),
             ingest_target=True,
         ),
         TableSpec(
@@ -179,6 +189,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Web and app behaviour events.",
+            key=("record_key",),
             ingest_target=True,
         ),
         TableSpec(
@@ -198,6 +209,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Behavioural features per profile, as of the run date.",
+            key=("profile_id",),
         ),
         TableSpec(
             "scores",
@@ -211,6 +223,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Scores per profile (RFM, churn risk, lifetime value...).",
+            key=("profile_id", "score_id"),
         ),
         TableSpec(
             "segment_memberships",
@@ -224,6 +237,7 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "Segment entries and exits, one row per change: a profile is a member while its last change is 'entered'.",
+            key=("segment_id", "profile_id", "run_id"),
         ),
         TableSpec(
             "activations",
@@ -238,9 +252,12 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("holdout", pa.bool_(), nullable=False),
                     pa.field("occurred_at", TIMESTAMP, nullable=False),
                     pa.field("detail", pa.string()),
+                    # Set once the event is on the bus: a retried step publishes only the rows still without it.
+                    pa.field("published_at", TIMESTAMP),
                 ]
             ),
             "Every segment entry or exit emitted, with its channels and hold-out flag (the basis of uplift).",
+            key=("event_id",),
         ),
         TableSpec(
             "erasures",
@@ -255,9 +272,29 @@ TABLES: dict[str, TableSpec] = {
                 ]
             ),
             "GDPR erasure log: who was erased (as a hash) and from which tables.",
+            key=("erasure_id",),
+        ),
+        TableSpec(
+            "pipeline_runs",
+            pa.schema(
+                [
+                    pa.field("run_id", pa.string(), nullable=False),
+                    pa.field("step", pa.string(), nullable=False),
+                    pa.field("table_name", pa.string(), nullable=False),
+                    pa.field("snapshot_id", pa.int64()),
+                    pa.field("rows_read", pa.int64(), nullable=False),
+                    pa.field("incremental", pa.bool_(), nullable=False),
+                    pa.field("completed_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "Per run and step, the snapshot of each input table the step consumed: where its next run resumes.",
+            key=("run_id", "step", "table_name"),
         ),
     ]
 }
+
+
+INGEST_TARGETS: tuple[str, ...] = tuple(name for name, spec in TABLES.items() if spec.ingest_target)
 
 
 def empty_table(name: str) -> pa.Table:

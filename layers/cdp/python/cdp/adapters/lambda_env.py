@@ -1,4 +1,4 @@
-"""Wiring for the Lambdas: configuration, tables, bus and landed objects, from the variables the stack sets.
+"""The Lambda environment: configuration, tables, bus and landed objects, from the variables the stack sets.
 
 Kept apart from the handlers so that they stay a few lines each, and from the domain so that it never sees boto3.
 """
@@ -15,30 +15,32 @@ from urllib.parse import unquote_plus
 
 import boto3
 
+from cdp import settings
 from cdp.adapters.buses import EventBridgeBus
 from cdp.adapters.iceberg import IcebergStore, catalog_from_environment
 from cdp.config import Config, load_config
 from cdp.events import BUS_NAME
+from cdp.tables import DATABASE
 
 
 @cache
 def config() -> Config:
-    return load_config(os.environ.get("CDP_CONFIG", "/var/task/cdp.yaml"))
+    return load_config(os.environ.get(settings.CONFIG_ENV, settings.IMAGE_CONFIG_PATH))
 
 
 @cache
 def store() -> IcebergStore:
-    return IcebergStore(catalog_from_environment(), os.environ.get("CDP_DATABASE", "cdp"))
+    return IcebergStore(catalog_from_environment(), os.environ.get(settings.DATABASE_ENV, DATABASE))
 
 
 def client(service: str) -> Any:
-    endpoint = os.environ.get("CDP_S3_ENDPOINT") if service == "s3" else os.environ.get("CDP_AWS_ENDPOINT")
+    endpoint = os.environ.get(settings.S3_ENDPOINT_ENV if service == "s3" else settings.AWS_ENDPOINT_ENV)
     return boto3.client(service, endpoint_url=endpoint or None)
 
 
 @cache
 def bus() -> EventBridgeBus:
-    return EventBridgeBus(client("events"), os.environ.get("CDP_EVENT_BUS", BUS_NAME))
+    return EventBridgeBus(client("events"), os.environ.get(settings.EVENT_BUS_ENV, BUS_NAME))
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,7 @@ class LandedObject:
 
     @property
     def source(self) -> str | None:
-        """``landing/<source>/...`` names the source; anything else is not a landing file."""
-        parts = self.key.split("/")
-        return parts[1] if len(parts) >= 3 and parts[0] == "landing" else None
+        return settings.source_of_key(self.key)
 
     @property
     def uri(self) -> str:
@@ -82,7 +82,7 @@ def s3_client() -> Any:
 
 def split_bytes() -> int:
     """Landed files from this size on are ingested in parts, fanned out by the large-file state machine."""
-    return int(os.environ.get("CDP_SPLIT_BYTES", 2 << 30))
+    return int(os.environ.get(settings.SPLIT_BYTES_ENV, settings.DEFAULT_SPLIT_BYTES))
 
 
 def landed_objects(notification: dict[str, Any]) -> list[LandedObject]:

@@ -1,4 +1,4 @@
-"""Ingest one landed file: the use case that the CLI and the ingest Lambda both call.
+"""Ingest one landed file whole: the use case that the CLI and the ingest Lambda both call.
 
 The file is read and validated batch by batch, so memory stays bounded whatever its size. Order of commits:
 the target table's rows, then the quarantined rows, then the ``files`` row last. The ``files`` row is the commit
@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cdp.config import Config, SourceSpec
-from cdp.domain.normalize import as_text
-from cdp.domain.readers import MIXED, Content, FileRejected, NotUtf8, Part, plan_parts, read_batches
-from cdp.domain.validate import Validated, validate_all
-from cdp.domain.versions import VersionSet, first_occurrences, version_digests
-from cdp.ports import TableStore
-from cdp.schemas import TABLES
+from cdp.ingest.normalisers import as_text
+from cdp.events import FILE_INGESTED, envelope
+from cdp.ingest.formats import MIXED, Content, FileRejected, NotUtf8, read_batches
+from cdp.ingest.contract import Validated, validate_all
+from cdp.ingest.versions import VersionSet, first_occurrences, version_digests
+from cdp.ports import EventBus, TableStore
+from cdp.tables import TABLES
 
 Status = Literal["ingested", "rejected", "skipped"]
 
@@ -49,7 +46,7 @@ class FileOutcome:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """What a file's batches (or its parts) add up to; kept as JSON beside a staged part."""
 
     rows_in: int = 0
@@ -114,7 +111,7 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class _NewVersions:
+class NewVersions:
     """Keeps only rows whose (record_key, content) is not stored yet nor seen earlier in this file.
 
     Known versions are read batch by batch and kept as 16-byte digests, so memory stays small whatever the
@@ -142,9 +139,9 @@ class _NewVersions:
 def _load(
     store: TableStore, spec: SourceSpec, source: str, content: Content, file_id: str, now: datetime,
     encoding: str | None,
-) -> _Tally:
-    tally = _Tally()
-    new_versions = _NewVersions(store, spec.table, source)
+) -> Tally:
+    tally = Tally()
+    new_versions = NewVersions(store, spec.table, source)
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
         batches = read_batches(content, spec.format, spec.delimiter, encoding)
         for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
@@ -181,10 +178,16 @@ def ingest_file(
     uri: str,
     fingerprint: str | None = None,
     now: datetime | None = None,
+    *,
+    bus: EventBus,
 ) -> FileOutcome:
-    """Ingest a file given as a path (streamed) or bytes."""
+    """Ingest a file given as a path (streamed) or bytes, and announce it with a ``File Ingested`` event.
+
+    ``fingerprint`` identifies the file's content (the S3 ETag and version); a local file's is its SHA-256.
+    """
     now = now or datetime.now(UTC)
-    spec, file_id, skipped = begin_file(store, config, source, uri, fingerprint or content_fingerprint(content))
+    fingerprint = fingerprint or content_fingerprint(content)
+    spec, file_id, skipped = begin_file(store, config, source, uri, fingerprint)
     if skipped:
         return skipped
     try:
@@ -197,117 +200,23 @@ def ingest_file(
         outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
     else:
         outcome = tally.outcome(file_id, source, uri)
+    return record_file(store, bus, outcome, fingerprint, now)
+
+
+def record_file(store: TableStore, bus: EventBus, outcome: FileOutcome, fingerprint: str, now: datetime) -> FileOutcome:
+    """Write the file's ``files`` row (its commit marker), then publish ``File Ingested`` (rejections too)."""
     store.append("files", _files_row(outcome, fingerprint, now))
+    bus.publish([file_ingested_event(outcome, now)])
     return outcome
 
 
-def staging_writer(path: Path | str, schema: pa.Schema) -> pq.ParquetWriter:
-    """A Parquet writer for validated rows on their way to the tables.
-
-    Staged files are read once, whole, by ``commit_parts``: they are written for speed, without column
-    statistics, with dictionaries only for the lineage columns that hold one value per file, and without
-    compressing the content hashes (random hex digits, which Snappy hardly shrinks).
-    """
-    compression = {name: "none" if name == "content_hash" else "snappy" for name in schema.names}
-    return pq.ParquetWriter(path, schema, use_dictionary=["source", "file_id"], write_statistics=False,
-                            compression=compression)
+def file_ingested_event(outcome: FileOutcome, now: datetime) -> dict:
+    """Counts and the data-quality summary only: row values may be personal and stay out of events."""
+    return envelope(FILE_INGESTED, dataclasses.asdict(outcome), event_id=outcome.file_id,
+                    time=now.isoformat().replace("+00:00", "Z"))
 
 
-def stage_part(
-    config: Config, source: str, path: Path, part: Part, file_id: str, stage: Path, now: datetime,
-    encoding: str | None = None,
-) -> dict:
-    """Read and validate one part of a large file into staged Parquet (what one fanned-out worker does).
-
-    Nothing reaches the tables here: ``commit_parts`` commits all parts at once, so the file still never
-    half-commits. Returns the part's counts, also kept beside its Parquet files.
-    """
-    try:
-        return _stage_part(config, source, path, part, file_id, stage, now, encoding)
-    except NotUtf8:
-        # The part's start was UTF-8 but later bytes are not: its files are written again, value by value.
-        return _stage_part(config, source, path, part, file_id, stage, now, MIXED)
-
-
-def _stage_part(
-    config: Config, source: str, path: Path, part: Part, file_id: str, stage: Path, now: datetime,
-    encoding: str | None,
-) -> dict:
-    spec = config.sources[source]
-    stage.mkdir(parents=True, exist_ok=True)
-    tally = _Tally()
-    name = f"part-{part.index:05d}"
-    with staging_writer(stage / f"{name}.rows.parquet", TABLES[spec.table].schema) as rows_out, \
-            staging_writer(stage / f"{name}.quarantine.parquet", TABLES["quarantine"].schema) as quarantine_out:
-        batches = read_batches(path, spec.format, spec.delimiter, encoding, part)
-        for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
-            rows_out.write_table(validated.accepted.cast(TABLES[spec.table].schema))
-            quarantine_out.write_table(validated.quarantine)
-            tally.add(validated)
-    counts = tally.as_dict()
-    (stage / f"{name}.counts.json").write_text(json.dumps(counts))
-    return counts
-
-
-def commit_parts(
-    store: TableStore, config: Config, source: str, file_id: str, uri: str, stage: Path, parts: int,
-    fingerprint: str | None, now: datetime, rejected: str | None = None,
-) -> FileOutcome:
-    """Commit every staged part of a file in one transaction per table, then its files row.
-
-    ``rejected`` is the reason a part refused the whole file: then nothing is committed but the rejection.
-    """
-    if rejected:
-        outcome = FileOutcome(file_id, source, uri, "rejected", rejected)
-        store.append("files", _files_row(outcome, fingerprint, now))
-        return outcome
-    spec = config.sources[source]
-    names = [f"part-{index:05d}" for index in range(parts)]
-    missing = [n for n in names if not (stage / f"{n}.counts.json").exists()]
-    if missing:
-        raise RuntimeError(f"{uri}: parts not staged yet: {', '.join(missing)}")
-    tally = _Tally()
-    for n in names:
-        tally.merge(json.loads((stage / f"{n}.counts.json").read_text()))
-    new_versions = _NewVersions(store, spec.table, source)
-    with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
-        for name in names:
-            for batch in pq.ParquetFile(stage / f"{name}.rows.parquet").iter_batches():
-                fresh = new_versions.filter(pa.Table.from_batches([batch]))
-                target.append(fresh)
-                tally.rows_new += fresh.num_rows
-            for batch in pq.ParquetFile(stage / f"{name}.quarantine.parquet").iter_batches():
-                quarantine.append(pa.Table.from_batches([batch]))
-    outcome = tally.outcome(file_id, source, uri)
-    store.append("files", _files_row(outcome, fingerprint, now))
-    return outcome
-
-
-def ingest_in_parts(
-    store: TableStore, config: Config, source: str, path: Path, uri: str, *, part_bytes: int, stage: Path,
-    fingerprint: str | None = None, now: datetime | None = None,
-) -> FileOutcome:
-    """Ingest a large file as parts, the way the cloud fans it out: plan, stage every part, commit once."""
-    now = now or datetime.now(UTC)
-    spec, file_id, skipped = begin_file(store, config, source, uri, fingerprint or content_fingerprint(path))
-    if skipped:
-        return skipped
-    parts = plan_parts(path, spec.format, part_bytes)
-    staged = stage / file_id
-    try:
-        for part in parts:
-            stage_part(config, source, path, part, file_id, staged, now)
-    except FileRejected as exc:
-        rejected = str(exc)
-    else:
-        rejected = None
-    try:
-        return commit_parts(store, config, source, file_id, uri, staged, len(parts), fingerprint, now, rejected)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def _files_row(outcome: FileOutcome, fingerprint: str | None, now: datetime) -> pa.Table:
+def _files_row(outcome: FileOutcome, fingerprint: str, now: datetime) -> pa.Table:
     return pa.Table.from_pylist(
         [
             {

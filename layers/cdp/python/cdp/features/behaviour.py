@@ -8,34 +8,8 @@ import duckdb
 import pyarrow as pa
 
 from cdp.config import Config
-from cdp.schemas import TABLES
-
-
-def _attribution_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool) -> str:
-    """SQL giving (row key, profile_id) for a fact table: through each link column, then by email.
-
-    The first link that resolves wins, so an order with both a customer id and an email is counted once.
-    """
-    branches = []
-    for priority, (source, links) in enumerate(
-        (s, column_links) for s, column_links in sources.items()
-    ):
-        for column, target in links.items():
-            branches.append(
-                f"SELECT f.record_key, i.profile_id, {priority * 10 + len(branches)} AS priority FROM {table} f "
-                f"JOIN identities i ON i.record_key = '{target}:' || f.{column} WHERE f.source = '{source}'"
-            )
-    if by_email:
-        branches.append(
-            f"SELECT f.record_key, p.profile_id, 1000 AS priority FROM {table} f JOIN profiles p ON p.email = f.email"
-        )
-    if not branches:
-        return "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS profile_id WHERE false"
-    return (
-        "SELECT record_key, arg_min(profile_id, priority) AS profile_id FROM ("
-        + " UNION ALL ".join(branches)
-        + ") GROUP BY record_key"
-    )
+from cdp.features.attribution import owner_sql
+from cdp.tables import TABLES
 
 
 def compute_features(
@@ -50,19 +24,13 @@ def compute_features(
     def links_for(table: str) -> dict[str, dict[str, str]]:
         return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
 
+    """Features per profile as of a date. ``orders`` and ``events`` hold the current version of each fact."""
     con = duckdb.connect()
-    con.register("profiles", profiles)
-    con.register("identities", identities)
-    # Keep the latest version of each fact row (a re-exported order with a new amount replaces the old one).
-    con.register("orders_all", orders)
-    con.register("events_all", events)
-    con.execute("CREATE VIEW orders AS SELECT * FROM orders_all QUALIFY row_number() OVER "
-                "(PARTITION BY record_key ORDER BY ingested_at DESC, row_number DESC) = 1")
-    con.execute("CREATE VIEW events AS SELECT * FROM events_all QUALIFY row_number() OVER "
-                "(PARTITION BY record_key ORDER BY ingested_at DESC, row_number DESC) = 1")
+    for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events)):
+        con.register(name, table)
     query = f"""
-        WITH order_owner AS ({_attribution_sql('orders', links_for('orders'), by_email=True)}),
-             event_owner AS ({_attribution_sql('events', links_for('events'), by_email=False)}),
+        WITH order_owner AS ({owner_sql('orders', links_for('orders'), by_email=True)}),
+             event_owner AS ({owner_sql('events', links_for('events'), by_email=False)}),
              order_stats AS (
                 SELECT oo.profile_id,
                        count(*) AS orders_count,

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
-from cdp.schemas import TIMESTAMP
+from cdp.tables import TIMESTAMP
 
 # Tokens that exports use for "no value"; they must never become identifiers.
 NULL_TOKENS = frozenset({"", "null", "n/a", "na", "none", "nan", "nil", "-", "--", "?", "#n/a", "undefined", "(null)"})

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.config import ColumnSpec, SourceSpec
-from cdp.domain import normalize
-from cdp.domain.readers import FileRejected, RawRows
-from cdp.schemas import REASON, TABLES
+from cdp.ingest import normalisers as normalize
+from cdp.ingest.formats import FileRejected, RawRows
+from cdp.tables import REASON, TABLES
 
 
 @dataclass

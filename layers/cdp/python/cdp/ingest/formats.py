@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from cdp.domain.normalize import per_distinct
+from cdp.ingest.normalisers import per_distinct
 
 CSV_DELIMITERS = ",;\t|"
 HEAD_BYTES = 1 << 20

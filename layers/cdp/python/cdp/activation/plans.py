@@ -1,8 +1,11 @@
-"""Activation: turn segment entries and exits into events for the consented channels, with a stable hold-out."""
+"""Activation plans: turn segment entries and exits into events for the consented channels, with a stable hold-out.
+
+Planning only decides; the decisions are recorded in ``activations`` before anything is published, and publishing
+marks them, so that a retried run publishes only what was not published yet.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -12,28 +15,14 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from cdp.config import ActivationPlanSpec, ChannelSpec, Config
+from cdp.activation.holdout import in_holdout
+from cdp.config import ActivationPlanSpec, Config
 from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope
-from cdp.schemas import TABLES
+from cdp.privacy.consent import may_contact
+from cdp.privacy.hashing import sha256_identifier
+from cdp.tables import TABLES
 
 _EVENT_NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4c55-9a52-0c6a3f5b7d21")
-
-
-def sha256_identifier(value: str) -> str:
-    """The hash ad platforms match on: SHA-256 of the normalised (trimmed, lower-case, E.164) identifier."""
-    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
-
-
-def in_holdout(profile_id: str, segment_id: str, share: float) -> bool:
-    """A stable draw per person and segment, so that a hold-out member stays one across runs."""
-    bucket = int(hashlib.sha256(f"{segment_id}\x00{profile_id}".encode()).hexdigest()[:8], 16) % 10_000
-    return bucket < round(share * 10_000)
-
-
-def _consented(channel: ChannelSpec, profile: dict[str, Any]) -> bool:
-    if channel.consent and profile.get(channel.consent) is not True:
-        return False
-    return not (channel.identifier and not profile.get(channel.identifier))
 
 
 @dataclass(frozen=True)
@@ -45,7 +34,7 @@ class Activation:
 def plan_activations(
     config: Config, changes: pa.Table, profiles: pa.Table, run_id: str, now: datetime
 ) -> list[Activation]:
-    """Events for this run's membership changes.
+    """Events for membership changes not activated yet.
 
     Each change yields one event for the channels that take clear identifiers and, separately, one for the
     channels that take hashed ones, so that an ads audience never receives an address in clear. A hold-out
@@ -61,7 +50,7 @@ def plan_activations(
             continue
         profile = by_id.get(change["profile_id"], {"profile_id": change["profile_id"]})
         holdout = in_holdout(change["profile_id"], change["segment_id"], plan.holdout_share)
-        consented = [] if holdout else [c for c in plan.channels if _consented(config.channels[c], profile)]
+        consented = [] if holdout else [c for c in plan.channels if may_contact(config.channels[c], profile)]
         groups = {
             "clear": [c for c in consented if not config.channels[c].hashed],
             "hashed": [c for c in consented if config.channels[c].hashed],
@@ -88,8 +77,11 @@ def plan_activations(
                 detail["hashed_identifiers"] = {
                     f"{k}_sha256": sha256_identifier(profile[k]) for k in ("email", "phone") if profile.get(k)
                 }
-            event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"{run_id}|{change['segment_id']}|{change['profile_id']}|"
-                                                        f"{change['change']}|{group}"))
+            # The id depends on the change alone (the run that recorded it, not the one activating it), so a retry
+            # plans the same ids; it travels in the detail because PutEvents gives each event an id of its own.
+            event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"{change['run_id']}|{change['segment_id']}|"
+                                                        f"{change['profile_id']}|{change['change']}|{group}"))
+            detail["event_id"] = event_id
             activations.append(
                 Activation(
                     envelope(SEGMENT_MEMBERSHIP_CHANGED, detail, event_id=event_id, time=occurred_at),
@@ -103,6 +95,7 @@ def plan_activations(
                         "holdout": holdout,
                         "occurred_at": now,
                         "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                        "published_at": None,
                     },
                 )
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from cdp.domain.normalize import sql_over
+from cdp.ingest.normalisers import sql_over
 
 Digests = tuple[np.ndarray, np.ndarray]  # high and low 64 bits, uint64 each
 

@@ -1,0 +1,1 @@
+"""Activation: segment changes turned into events for consented channels, with a hold-out group."""

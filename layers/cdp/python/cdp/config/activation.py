@@ -1,0 +1,30 @@
+"""Activation: which segment changes go to which channels, with what hold-out, and how each channel is reached."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cdp.config.base import ConfigModel
+
+
+class ActivationPlanSpec(ConfigModel):
+    segment: str
+    channels: tuple[str, ...] = Field(min_length=1)
+    changes: tuple[Literal["entered", "exited"], ...] = ("entered", "exited")
+    holdout_share: float = Field(0.1, ge=0.0, lt=1.0)
+    objective: str = ""
+    traits: tuple[str, ...] = ()
+
+
+class ChannelSpec(ConfigModel):
+    type: Literal["email", "sms", "ads_audience", "webhook"]
+    consent: Literal["email_opt_in", "sms_opt_in"] | None = Field(
+        None, description="Profile field that must be true for the person to be contacted on this channel."
+    )
+    identifier: Literal["email", "phone"] | None = Field(
+        None, description="Field the channel addresses people by; people without it are skipped."
+    )
+    hashed: bool = Field(False, description="Send SHA-256 of normalised identifiers instead of clear text.")
+    url: str | None = None

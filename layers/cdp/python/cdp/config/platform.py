@@ -1,0 +1,54 @@
+"""The whole configuration (``cdp.yaml``): every concern's section, and the references between them."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from cdp.config.activation import ActivationPlanSpec, ChannelSpec
+from cdp.config.base import ID_PATTERN, ConfigModel
+from cdp.config.identity import IdentitySpec, SurvivorshipSpec
+from cdp.config.segments import SegmentSpec
+from cdp.config.sources import SourceSpec
+
+
+class Config(ConfigModel):
+    version: Literal[1] = 1
+    project: str = "cdp"
+    region: str = "eu-west-3"
+    sources: dict[Annotated[str, Field(pattern=ID_PATTERN)], SourceSpec]
+    identity: IdentitySpec = IdentitySpec()
+    survivorship: SurvivorshipSpec = SurvivorshipSpec()
+    segments: tuple[SegmentSpec, ...] = ()
+    activation_plans: tuple[ActivationPlanSpec, ...] = ()
+    channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        segment_ids = [segment.id for segment in self.segments]
+        if len(set(segment_ids)) != len(segment_ids):
+            raise ValueError("segment ids must be unique")
+        for name, source in self.sources.items():
+            for column, target in source.links.items():
+                if target not in self.sources or self.sources[target].table != "records":
+                    raise ValueError(
+                        f"sources.{name}.links.{column} names {target!r}; expected a source whose table is records"
+                    )
+        for source in self.survivorship.source_priority:
+            if source not in self.sources:
+                raise ValueError(f"survivorship.source_priority names {source!r}, which is not a declared source")
+        for plan in self.activation_plans:
+            if plan.segment not in segment_ids:
+                raise ValueError(f"activation plan names segment {plan.segment!r}; declared: {segment_ids}")
+            for channel in plan.channels:
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"activation plan for {plan.segment!r} names channel {channel!r}; "
+                        f"declared channels: {sorted(self.channels)}"
+                    )
+        return self
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

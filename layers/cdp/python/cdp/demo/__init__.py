@@ -1,0 +1,1 @@
+"""Synthetic retail data for `cdp demo` and the benchmarks (the `demo` extra; never in the Lambda image)."""

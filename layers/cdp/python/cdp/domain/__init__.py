@@ -1,1 +1,0 @@
-"""Pure domain logic over Arrow, pandas and DuckDB: no AWS, no I/O beyond what callers hand in."""

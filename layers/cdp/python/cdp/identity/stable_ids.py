@@ -1,0 +1,47 @@
+"""Stable profile ids: a person keeps the id most of their records already had, across runs, merges and splits."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+
+def _new_profile_id(seed: str, taken: set[str]) -> str:
+    salt = 0
+    while True:
+        candidate = "P" + hashlib.sha256(f"{seed}#{salt}".encode()).hexdigest()[:15].upper()
+        if candidate not in taken:
+            return candidate
+        salt += 1
+
+
+def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int, str]:
+    """A profile id per component of ``frame`` (record_key, component), given the previous run's links.
+
+    When a former profile splits, its largest part keeps the id and the others get new ones; when two profiles
+    merge, the larger one's id wins. An id that ever meant someone else is never reused.
+    """
+    frame = frame.merge(previous[["record_key", "profile_id"]].rename(columns={"profile_id": "previous_id"}),
+                        on="record_key", how="left")
+    votes = (
+        frame.dropna(subset=["previous_id"])
+        .groupby(["component", "previous_id"]).size().rename("votes").reset_index()
+    )
+    sizes = frame.groupby("component").size().rename("size")
+    votes = votes.join(sizes, on="component").sort_values(
+        ["votes", "size", "previous_id"], ascending=[False, False, True]
+    )
+    assigned: dict[int, str] = {}
+    taken: set[str] = set()
+    for component, previous_id in votes[["component", "previous_id"]].itertuples(index=False, name=None):
+        if component not in assigned and previous_id not in taken:
+            assigned[component] = previous_id
+            taken.add(previous_id)
+    taken |= set(previous["profile_id"])
+    seeds = frame.groupby("component")["record_key"].min()
+    for component, seed in seeds.items():
+        if component not in assigned:
+            assigned[component] = _new_profile_id(seed, taken)
+            taken.add(assigned[component])
+    return assigned

@@ -1,0 +1,30 @@
+"""The current version of a record or fact: the one rule every stage, report and query uses.
+
+Ingestion appends a new version of a row whenever its content changes; the rows then share a ``record_key``. The
+current one is the most recently updated (records carry ``updated_at``; a row without it counts as the oldest),
+then the most recently ingested, then the last in its file.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+
+def version_order(columns: list[str] | tuple[str, ...]) -> str:
+    """The SQL ORDER BY, newest first, that picks the current version among rows of one ``record_key``."""
+    keys = ["updated_at DESC NULLS LAST"] if "updated_at" in columns else []
+    return ", ".join(keys + ["ingested_at DESC", "row_number DESC"])
+
+
+def current_versions(rows: pa.Table) -> pa.Table:
+    """One row per ``record_key``: its current version, in the table's own schema."""
+    if rows.num_rows == 0:
+        return rows
+    con = duckdb.connect()
+    con.register("versions", rows)
+    current = con.sql(
+        "SELECT * FROM versions QUALIFY row_number() OVER "
+        f"(PARTITION BY record_key ORDER BY {version_order(rows.schema.names)}) = 1 ORDER BY record_key"
+    ).to_arrow_table()
+    return current.cast(rows.schema)

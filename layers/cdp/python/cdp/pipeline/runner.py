@@ -1,0 +1,80 @@
+"""The one runner of a declared step, locally and in the pipeline Lambda: it does every table read and write.
+
+For each input it pins the table's current snapshot, reads the rows the step asks for (all, the current versions,
+or only what was appended since the step last succeeded), calls the step, writes its outputs as declared, and
+records in ``pipeline_runs`` the snapshot of each input it consumed: where the next run of the step resumes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cdp.lineage import current_versions
+from cdp.pipeline.steps import Read, Step, StepContext, Write, step_named
+from cdp.ports import TableStore
+from cdp.tables import TABLES
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"run-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def last_consumed(store: TableStore, step: str, table: str) -> int | None:
+    """The snapshot of ``table`` that ``step`` consumed in its last successful run, if it ever ran."""
+    runs = store.read("pipeline_runs", f"step == {_quoted(step)} and table_name == {_quoted(table)}",
+                      ("snapshot_id", "completed_at"))
+    runs = runs.filter(pc.is_valid(runs["snapshot_id"]))
+    if runs.num_rows == 0:
+        return None
+    latest = pc.index(runs["completed_at"], pc.max(runs["completed_at"])).as_py()
+    return runs["snapshot_id"][latest].as_py()
+
+
+def _read(store: TableStore, step: Step, read: Read) -> tuple[pa.Table, int | None]:
+    snapshot = store.snapshot_id(read.table)
+    if read.rows == "new":
+        return store.read_appended(read.table, last_consumed(store, step.name, read.table), snapshot, read.where), \
+            snapshot
+    rows = store.read(read.table, read.where, snapshot_id=snapshot) if snapshot is not None \
+        else TABLES[read.table].schema.empty_table()
+    return (current_versions(rows) if read.rows == "current" else rows), snapshot
+
+
+def _write(store: TableStore, write: Write, rows: pa.Table) -> None:
+    if write.mode == "append":
+        store.append(write.table, rows)
+    elif write.mode == "replace":
+        store.replace(write.table, rows)
+    else:
+        store.upsert(write.table, rows, insert_only=write.mode == "insert_new")
+
+
+def run_step(name: str, store: TableStore, ctx: StepContext) -> dict[str, Any]:
+    step = step_named(name)
+    inputs: dict[str, pa.Table] = {}
+    consumed = []
+    for read in step.reads:
+        inputs[read.table], snapshot = _read(store, step, read)
+        consumed.append({"run_id": ctx.run_id, "step": step.name, "table_name": read.table, "snapshot_id": snapshot,
+                         "rows_read": inputs[read.table].num_rows, "incremental": read.rows == "new"})
+    output = step.function(inputs, ctx)
+    undeclared = set(output.writes) - {write.table for write in step.writes}
+    if undeclared:
+        raise RuntimeError(f"step {step.name!r} returned tables it does not declare: {sorted(undeclared)}")
+    for write in step.writes:
+        _write(store, write, output.writes[write.table])
+    # Recorded last: a step that failed before this line consumed nothing, and its retry reads the same rows.
+    completed_at = datetime.now(UTC)
+    store.append("pipeline_runs", pa.Table.from_pylist([row | {"completed_at": completed_at} for row in consumed],
+                                                       schema=TABLES["pipeline_runs"].schema))
+    return output.summary

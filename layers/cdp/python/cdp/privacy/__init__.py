@@ -1,0 +1,1 @@
+"""Privacy: consent per channel and identifiers that leave the platform only as hashes."""
