@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +55,30 @@ def test_same_file_dropped_twice_adds_nothing(store, retail_config: Config) -> N
     again = ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export_copy.csv")
     assert again.status == "skipped"
     assert store.read("records").num_rows == 4 and store.read("files").num_rows == 1
+
+
+def test_a_local_file_is_recorded_with_the_sha256_of_its_content(store, retail_config: Config, tmp_path) -> None:
+    path = tmp_path / "crm_export.csv"
+    path.write_text(CRM, encoding="utf-8")
+    ingest_file(store, retail_config, "crm", path, str(path))
+    ingest_file(store, retail_config, "crm", b"customer_id\n", "header_only.csv")  # rejected files keep theirs too
+
+    hashes = {row["uri"]: row["content_hash"] for row in store.read("files").to_pylist()}
+    assert hashes[str(path)] == hashlib.sha256(CRM.encode("utf-8")).hexdigest()
+    assert hashes["header_only.csv"] == hashlib.sha256(b"customer_id\n").hexdigest()
+
+
+def test_ingestion_announces_each_file_on_the_bus_with_its_counts_and_no_row_values(
+        store, retail_config: Config) -> None:
+    bus = MemoryBus()
+    outcome = ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export.csv", bus=bus)
+    ingest_file(store, retail_config, "crm", CRM.encode(), "crm_export_again.csv", bus=bus)  # skipped: no event
+
+    (event,) = bus.events
+    assert (event["detail-type"], event["source"], event["id"]) == ("File Ingested", "cdp", outcome.file_id)
+    assert (event["detail"]["rows_in"], event["detail"]["rows_accepted"], event["detail"]["rows_quarantined"]) == (
+        5, 4, 1)
+    assert "dupont" not in json.dumps(event).lower()
 
 
 def test_a_reexport_adds_only_changed_rows_as_new_versions(store, retail_config: Config) -> None:

@@ -22,7 +22,8 @@ class RunSummary:
     run_id: str
     files: list[FileOutcome] = field(default_factory=list)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    delivered: dict[str, int] = field(default_factory=dict)
+    delivered: dict[str, int] = field(default_factory=dict)  # events per channel outbox
+    published: dict[str, int] = field(default_factory=dict)  # events put on the bus, per detail-type
 
 
 def landing_files(landing: Path, config: Config) -> list[tuple[str, Path]]:
@@ -70,4 +71,5 @@ def run_local(
             progress(f"step {step.name}: {step.description}")
         summary.steps[step.name] = run_step(step.name, store, ctx)
     summary.delivered = dict(bus.delivered)
+    summary.published = dict(bus.published)
     return summary
