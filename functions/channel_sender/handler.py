@@ -1,5 +1,6 @@
 """Channel sender (light zip function): takes one channel's activation events from its queue and delivers them.
 
+An event already delivered (a retried publication, a redelivered message) is dropped by the id in its detail.
 Delivery here is the channel's outbox in the data bucket (`outbox/<channel>/<date>/<batch>.jsonl`), the hand-off
 point that email, SMS and ads-audience connectors pick up; it mirrors the local `outbox/<channel>.jsonl`.
 """
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp import settings
-from cdp.adapters.relay import relay_batch
+from cdp.adapters.relay import DeliveredMarks, relay_batch
 from cdp.events import EVENT_SOURCE, SEGMENT_MEMBERSHIP_CHANGED
 
 logger = Logger()
@@ -41,8 +42,10 @@ def for_this_channel(event: dict[str, Any]) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     channel = os.environ[settings.CHANNEL_ENV]
     key = settings.outbox_key(channel, datetime.now(UTC).date(), context.aws_request_id)
+    bucket = os.environ[settings.DATA_BUCKET_ENV]
+    marks = DeliveredMarks(s3, bucket, settings.delivered_marks_prefix(channel))
     response, delivered = relay_batch(event, context, processor=processor, check=for_this_channel, s3=s3,
-                                      bucket=os.environ[settings.DATA_BUCKET_ENV], key=key)
+                                      bucket=bucket, key=key, marks=marks)
     metrics.add_metric("EventsDelivered", MetricUnit.Count, delivered)
     logger.info("events delivered", extra={"channel": channel, "events": delivered})
     return response

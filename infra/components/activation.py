@@ -87,6 +87,8 @@ class Activation(Construct):
             )
             sender.add_event_source(sources.SqsEventSource(queue, batch_size=10, report_batch_item_failures=True))
             data.grant_put(sender, f"{settings.OUTBOX_PREFIX}{channel}/*")
+            # Reading its own delivery marks (HEAD) is how a sender drops an event it already delivered.
+            data.grant_read(sender, f"{settings.delivered_marks_prefix(channel)}*")
             self.queues[channel] = queue
             self.dead_letter_alarms.append(cloudwatch.Alarm(
                 self, f"{channel}DeadLettersAlarm", threshold=1, evaluation_periods=1,

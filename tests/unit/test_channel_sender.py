@@ -60,7 +60,25 @@ def test_events_land_in_the_channel_outbox_and_bad_messages_are_retried(sender) 
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
     s3 = boto3.client("s3")
-    (obj,) = s3.list_objects_v2(Bucket="data", Prefix="outbox/email/")["Contents"]
+    (obj,) = s3.list_objects_v2(Bucket="data", Prefix="outbox/email/2")["Contents"]
     assert obj["Key"].endswith("/req-1.jsonl")
     lines = s3.get_object(Bucket="data", Key=obj["Key"])["Body"].read().decode().splitlines()
     assert [json.loads(line) for line in lines] == good
+
+
+def test_an_event_published_again_reaches_the_channel_once(sender) -> None:
+    first, second = activation("P1", ["email"]), activation("P2", ["email"])
+    again = json.loads(json.dumps(first))
+    again["id"] = "another-id-from-put-events"  # EventBridge gives each PutEvents its own id
+    again["detail"]["event_id"] = first["detail"]["event_id"] = "decision-1"
+
+    sender.handler(sqs_event([json.dumps(first)]), Context("sender", 256, Context.invoked_function_arn, "req-1"))
+    response = sender.handler(sqs_event([json.dumps(again), json.dumps(second), json.dumps(second)]),
+                              Context("sender", 256, Context.invoked_function_arn, "req-2"))
+
+    assert response == {"batchItemFailures": []}
+    s3 = boto3.client("s3")
+    delivered = [json.loads(line)["detail"]["profile_id"]
+                 for obj in s3.list_objects_v2(Bucket="data", Prefix="outbox/email/2")["Contents"]
+                 for line in s3.get_object(Bucket="data", Key=obj["Key"])["Body"].read().decode().splitlines()]
+    assert sorted(delivered) == ["P1", "P2"]

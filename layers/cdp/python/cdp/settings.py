@@ -50,3 +50,8 @@ def staging_folder(file_id: str) -> str:
 
 def outbox_key(channel: str, day: date, batch: str) -> str:
     return f"{OUTBOX_PREFIX}{channel}/{day:%Y-%m-%d}/{batch}.jsonl"
+
+
+def delivered_marks_prefix(channel: str) -> str:
+    """One empty object per event a channel delivered, named by its id: how its sender drops duplicates."""
+    return f"{OUTBOX_PREFIX}{channel}/delivered/"

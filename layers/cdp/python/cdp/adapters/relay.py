@@ -10,12 +10,48 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import botocore.exceptions
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from cdp.adapters.buses import delivery_id
 
 
 def jsonl(events: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in events).encode("utf-8")
+
+
+class DeliveredMarks:
+    """What a channel already delivered, as one empty object per event id under ``prefix``.
+
+    A retried publication sends the same events again (same ``event_id`` in their detail): the receiver drops
+    those it has marked. Marks are written after the delivery, so a crash in between can repeat an event, never
+    lose one.
+    """
+
+    def __init__(self, s3: Any, bucket: str, prefix: str):
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+
+    def _key(self, event: dict[str, Any]) -> str:
+        return self.prefix + delivery_id(event)
+
+    def undelivered(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh, ids = [], set()
+        for event in events:
+            if delivery_id(event) in ids:
+                continue
+            try:
+                self.s3.head_object(Bucket=self.bucket, Key=self._key(event))
+            except botocore.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                fresh.append(event)
+                ids.add(delivery_id(event))
+        return fresh
+
+    def mark(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.s3.put_object(Bucket=self.bucket, Key=self._key(event), Body=b"")
 
 
 def relay_batch(
@@ -27,8 +63,12 @@ def relay_batch(
     s3: Any,
     bucket: str,
     key: str,
+    marks: DeliveredMarks | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """Returns the partial-batch response for SQS and how many events were written under `key`."""
+    """Returns the partial-batch response for SQS and how many events were written under `key`.
+
+    With ``marks``, events already delivered are dropped (they count as processed, not as failures).
+    """
     accepted: list[dict[str, Any]] = []
 
     def accept(record: SQSRecord) -> None:
@@ -37,6 +77,10 @@ def relay_batch(
         accepted.append(item)
 
     response = process_partial_response(event=event, record_handler=accept, processor=processor, context=context)
+    if marks is not None:
+        accepted = marks.undelivered(accepted)
     if accepted:
         s3.put_object(Bucket=bucket, Key=key, Body=jsonl(accepted), ContentType="application/x-ndjson")
+        if marks is not None:
+            marks.mark(accepted)
     return response, len(accepted)

@@ -41,7 +41,7 @@ class SourceSpec(ConfigModel):
     @classmethod
     def _table_takes_files(cls, value: str) -> str:
         if value not in INGEST_TARGETS:
-            raise ValueError(f"{value!r} is not a table that files land in; expected one of: {', '.join(INGEST_TARGETS)}")
+            raise ValueError(f"is not a table that files land in; expected one of: {', '.join(INGEST_TARGETS)}")
         return value
 
     @field_validator("default_region")
