@@ -9,12 +9,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "cdp" / "python"))
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-from cdp.config import load_config  # noqa: E402
-from infra.packaging import build_light_layer  # noqa: E402
-from infra.stack import CdpStack  # noqa: E402
+from cdp.config import load_config
+from infra.packaging import build_light_layer
+from infra.stack import CdpStack
 
 
 def build_app(outdir: str | None = None, context: dict | None = None) -> cdk.App:

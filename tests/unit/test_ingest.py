@@ -292,8 +292,8 @@ def test_a_large_file_ingested_in_parts_gives_what_one_pass_gives(
     from cdp.ingest.formats import plan_parts
 
     monkeypatch.setattr(readers, "PLAN_CHUNK_BYTES", 4096)  # planning reads many chunks, as on a real file
-    from cdp.ingest.parts import ingest_in_parts
     from cdp.demo.synthetic import generate
+    from cdp.ingest.parts import ingest_in_parts
 
     landing = generate(tmp_path / "data", profiles=400, seed=5).landing / source
     path = landing / name

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cdp.config import Config, ConfigError, example_config_path, load_config
-from cdp.segments.rules import check_rules
 from cdp.pipeline.local import RunSummary, ingest_paths, local_bus, open_store, run_local
+from cdp.segments.rules import check_rules
+from cdp.sql import connect as connect_duckdb
 from cdp.tables import TABLES
 
 app = typer.Typer(help="Customer data platform: ingest, resolve, segment and activate first-party data.",
@@ -100,8 +101,8 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Start from empty tables (only in a folder a demo made).")] = True,
 ) -> None:
     """Generate a realistic retail data set and run the whole pipeline on it, locally."""
-    from cdp.report.html import write_report
     from cdp.demo.synthetic import generate
+    from cdp.report.html import write_report
 
     started = time.perf_counter()
     if fresh and workdir.exists() and any(workdir.iterdir()):
@@ -172,7 +173,7 @@ def ingest(
 def query_tables(workdir: Path, sql: str) -> duckdb.DuckDBPyRelation:
     """Run SQL in DuckDB over the local Iceberg tables that the statement names."""
     store = open_store(workdir)
-    con = duckdb.connect()
+    con = connect_duckdb()
     for name in TABLES:
         if re.search(rf"\b{name}\b", sql, flags=re.IGNORECASE):
             con.register(name, store.read(name))
@@ -183,7 +184,7 @@ def query_tables(workdir: Path, sql: str) -> duckdb.DuckDBPyRelation:
 def query(
     sql: Annotated[str, typer.Argument(help="SQL over the tables: " + ", ".join(TABLES))],
     workdir: WorkdirOption,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
 ) -> None:
     """Query the local tables with DuckDB."""
     if format not in ("table", "csv", "json"):
@@ -225,7 +226,7 @@ def validate(config: ConfigOption) -> None:
 def evaluate(
     workdir: WorkdirOption,
     truth: Annotated[Optional[Path], typer.Option(help="CSV with record_key,person_id; default WORKDIR/truth.csv")] = None,  # noqa: UP045
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
     """Precision, recall and F1 of identity resolution (pairs of records) against a ground truth."""
     import pandas as pd

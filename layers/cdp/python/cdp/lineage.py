@@ -7,8 +7,9 @@ then the most recently ingested, then the last in its file.
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
+
+from cdp import sql
 
 
 def version_order(columns: list[str] | tuple[str, ...]) -> str:
@@ -21,7 +22,7 @@ def current_versions(rows: pa.Table) -> pa.Table:
     """One row per ``record_key``: its current version, in the table's own schema."""
     if rows.num_rows == 0:
         return rows
-    con = duckdb.connect()
+    con = sql.connect()
     con.register("versions", rows)
     current = con.sql(
         "SELECT * FROM versions QUALIFY row_number() OVER "

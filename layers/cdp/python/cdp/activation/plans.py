@@ -72,7 +72,9 @@ def plan_activations(
                 "traits": {trait: _plain(profile.get(trait)) for trait in plan.traits},
             }
             if group == "clear":
-                detail["identifiers"] = {k: profile.get(k) for k in ("email", "phone") if profile.get(k)}
+                # Only what the listed channels address people by: an SMS gets the phone, never the email.
+                wanted = {config.channels[c].identifier for c in channels}
+                detail["identifiers"] = {k: profile.get(k) for k in ("email", "phone") if k in wanted and profile.get(k)}
             elif group == "hashed":
                 detail["hashed_identifiers"] = {
                     f"{k}_sha256": sha256_identifier(profile[k]) for k in ("email", "phone") if profile.get(k)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import pyarrow as pa
 
+from cdp import sql
 from cdp.config import Config
 from cdp.features.attribution import owner_sql
 from cdp.tables import TABLES
@@ -25,7 +25,7 @@ def compute_features(
         return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
 
     """Features per profile as of a date. ``orders`` and ``events`` hold the current version of each fact."""
-    con = duckdb.connect()
+    con = sql.connect()
     for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events)):
         con.register(name, table)
     query = f"""

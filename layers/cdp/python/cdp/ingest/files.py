@@ -17,10 +17,10 @@ from typing import Literal
 import pyarrow as pa
 
 from cdp.config import Config, SourceSpec
-from cdp.ingest.normalisers import as_text
 from cdp.events import FILE_INGESTED, envelope
-from cdp.ingest.formats import MIXED, Content, FileRejected, NotUtf8, read_batches
 from cdp.ingest.contract import Validated, validate_all
+from cdp.ingest.formats import MIXED, Content, FileRejected, NotUtf8, read_batches
+from cdp.ingest.normalisers import as_text
 from cdp.ingest.versions import VersionSet, first_occurrences, version_digests
 from cdp.ports import EventBus, TableStore
 from cdp.tables import TABLES

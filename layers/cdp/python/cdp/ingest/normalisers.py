@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
+from cdp import sql
 from cdp.tables import TIMESTAMP
 
 # Tokens that exports use for "no value"; they must never become identifiers.
@@ -314,18 +315,14 @@ def _connection() -> duckdb.DuckDBPyConnection:
     """One DuckDB connection per thread (connections are not shared across threads), in UTC."""
     con = getattr(_duckdb, "con", None)
     if con is None:
-        con = duckdb.connect(config={"threads": 1})
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-        except duckdb.Error:
-            pass  # without the ICU extension DuckDB reads and writes TIMESTAMPTZ in UTC already
+        con = sql.connect(threads=1)
         _duckdb.con = con
     return con
 
 
 def sql_over(columns: dict[str, pa.Array], query: str) -> pa.Table:
     """Run a DuckDB query over arrays given as the table ``batch``."""
-    batch = pa.table(columns)  # noqa: F841 (read by DuckDB's replacement scan)
+    batch = pa.table(columns)
     con = _connection()
     con.register("batch", batch)
     try:

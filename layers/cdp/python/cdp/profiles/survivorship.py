@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
+from cdp import sql
 from cdp.config import SurvivorshipSpec
 from cdp.tables import TABLES
 
@@ -46,7 +46,7 @@ def merge_profiles(
         GROUP BY i.profile_id
         ORDER BY i.profile_id
     """
-    con = duckdb.connect()
+    con = sql.connect()
     con.register("records", records)
     con.register("identities", identities)
     merged = con.sql(query).to_arrow_table()

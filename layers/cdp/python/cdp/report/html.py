@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
+from cdp import sql
 from cdp.ports import TableStore
 from cdp.segments.membership import current_members_sql
 
@@ -48,12 +48,12 @@ th{background:#eef1f6}td:first-child,th:first-child{text-align:left}
 
 def write_report(store: TableStore, workdir: Path) -> Path:
     """Write ``workdir/report.html`` from the tables of ``store``."""
-    con = duckdb.connect()
+    con = sql.connect()
     for name in ("files", "quarantine", "identities", "segment_memberships", "features", "activations"):
         con.register(name, store.read(name))
     parts = [f"<h1>Customer data platform — {html.escape(str(workdir))}</h1>"]
-    for title, sql in SECTIONS.items():
-        frame: pd.DataFrame = con.sql(sql).df()
+    for title, query in SECTIONS.items():
+        frame: pd.DataFrame = con.sql(query).df()
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(frame.to_html(index=False, na_rep="", border=0) if len(frame) else "<p>Nothing yet.</p>")
     path = workdir / "report.html"

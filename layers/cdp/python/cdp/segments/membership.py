@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
 import pyarrow as pa
 
+from cdp import sql
 from cdp.tables import TABLES
 
 
@@ -28,7 +28,7 @@ def current_members_sql(memberships: str = "segment_memberships") -> str:
 
 def current_members(history: pa.Table) -> dict[str, set[str]]:
     """Members per segment, from the change log."""
-    con = duckdb.connect()
+    con = sql.connect()
     con.register("segment_memberships", history)
     members: dict[str, set[str]] = {}
     for segment_id, profile_id in con.execute(current_members_sql()).fetchall():

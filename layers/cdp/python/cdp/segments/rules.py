@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
+from cdp import sql
 from cdp.config import SegmentSpec
 from cdp.tables import TABLES
 
@@ -22,7 +23,7 @@ class SegmentRuleError(ValueError):
 
 
 def _connection(profiles: pa.Table, features: pa.Table) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = sql.connect()
     con.register("profiles", profiles)
     con.register("features", features)
     con.execute(PROFILE_VIEW)

@@ -1,0 +1,183 @@
+"""Behavioural features: orders and web events attributed to profiles, computed as of a date, on known answers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from cdp.config import Config
+from cdp.features.behaviour import compute_features
+from cdp.tables import TABLES
+
+RUN = "run-20261101T060000-abcdef"
+AS_OF = date(2026, 11, 1)
+INGESTED = datetime(2026, 11, 1, 5, tzinfo=UTC)
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def lineage(source: str, key: str) -> dict[str, Any]:
+    return {"record_key": f"{source}:{key}", "source": source, "file_id": f"file-{source}", "row_number": 1,
+            "content_hash": f"hash-{key}", "ingested_at": INGESTED}
+
+
+# P1: CRM customer C1 and account A1. P2: account A2. P3: CRM customer C3. P4: no order, no event.
+PROFILES = [("P1", "p1@example.fr"), ("P2", "p2@example.fr"), ("P3", "p3@example.fr"), ("P4", "p4@example.fr")]
+IDENTITIES = [("crm:C1", "P1"), ("accounts:A1", "P1"), ("accounts:A2", "P2"), ("crm:C3", "P3"),
+              ("accounts:A4", "P4")]
+
+
+def order(order_id: str, when: str, amount: float, customer_id: str | None = None, account_id: str | None = None,
+          email: str | None = None) -> dict[str, Any]:
+    return {**lineage("orders", order_id), "order_id": order_id, "customer_id": customer_id,
+            "account_id": account_id, "email": email, "order_date": ts(when), "amount": amount, "currency": "EUR"}
+
+
+ORDERS = [
+    order("O1", "2026-10-01T10:00:00", 100.10, customer_id="C1"),           # P1 through the CRM link
+    order("O2", "2026-06-15T12:00:00", 50.25, account_id="A1"),             # P1 through the accounts link
+    order("O9", "2026-03-01T08:00:00", 20.00, customer_id="C1", account_id="A1"),  # P1 by two links: once
+    order("O10", "2026-07-01T00:00:00", 9.65, customer_id="C1", email="p1@example.fr"),  # link and email: once
+    order("O5", "2026-11-02T00:00:00", 999.0, customer_id="C1"),            # after as_of: not counted
+    order("O3", "2026-09-01T09:00:00", 30.0, email="p2@example.fr"),        # P2 by email only
+    order("O8", "2026-08-01T09:00:00", 15.0, customer_id="C99", email="p2@example.fr"),  # unknown link: email
+    order("O4", "2026-10-31T23:59:59", 70.0, customer_id="C3", email="p2@example.fr"),  # link beats email: P3
+    order("O6", "2026-11-01T23:59:00", 10.0, email="p3@example.fr"),        # on the as_of day: counted
+    order("O7", "2026-10-01T09:00:00", 500.0, customer_id="C99", email="nobody@example.fr"),  # nobody's
+]
+
+
+def event(event_id: str, when: str, account_id: str | None, anonymous_id: str | None = None) -> dict[str, Any]:
+    return {**lineage("web_events", event_id), "event_id": event_id, "anonymous_id": anonymous_id,
+            "account_id": account_id, "event_type": "page_view", "ts": ts(when), "url": "/"}
+
+
+EVENTS = [
+    event("E1", "2026-10-20T10:00:00", "A1"),
+    event("E2", "2026-10-21T10:00:00", "A1"),
+    event("E3", "2026-11-05T10:00:00", "A1"),  # after as_of
+    event("E4", "2026-09-01T10:00:00", "A2"),
+    event("E5", "2026-10-01T10:00:00", None, anonymous_id="anon-1"),  # anonymous: nobody's
+    event("E6", "2026-10-01T10:00:00", "A99"),  # unknown account: nobody's
+]
+
+
+def compute(config: Config, orders: list[dict[str, Any]] = ORDERS, as_of: date = AS_OF) -> dict[str, dict]:
+    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
+                                    schema=TABLES["profiles"].schema)
+    identities = pa.Table.from_pylist(
+        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
+          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    table = compute_features(config, profiles, identities,
+                             pa.Table.from_pylist(orders, schema=TABLES["orders"].schema),
+                             pa.Table.from_pylist(EVENTS, schema=TABLES["events"].schema), as_of, RUN)
+    assert table.schema == TABLES["features"].schema
+    assert table.column("profile_id").to_pylist() == ["P1", "P2", "P3", "P4"]  # one row per profile
+    return {row["profile_id"]: row for row in table.to_pylist()}
+
+
+@pytest.fixture(scope="module")
+def features(retail_config: Config) -> dict[str, dict]:
+    return compute(retail_config)
+
+
+def test_the_retail_config_links_orders_and_web_events_as_these_tests_assume(retail_config: Config) -> None:
+    assert dict(retail_config.sources["orders"].links) == {"customer_id": "crm", "account_id": "accounts"}
+    assert dict(retail_config.sources["web_events"].links) == {"account_id": "accounts"}
+
+
+def test_orders_reach_a_profile_through_the_crm_link_the_account_link_and_the_email(features: dict) -> None:
+    # O1 (customer id), O2 (account id), O9 (both), O10 (customer id + email): four orders, each once.
+    assert features["P1"]["orders_count"] == 4
+    # O3 (email only) and O8 (unknown customer id, known email).
+    assert features["P2"]["orders_count"] == 2
+
+
+def test_an_order_with_a_link_and_an_email_belongs_to_the_linked_profile_only(features: dict) -> None:
+    # O4 names customer C3 (P3) and P2's email: it is P3's, and P2 does not count it.
+    assert features["P3"]["orders_count"] == 2
+    assert features["P3"]["first_order_at"] == ts("2026-10-31T23:59:59")
+    assert features["P2"]["revenue"] == 45.0
+
+
+def test_an_order_nobody_can_be_linked_to_is_counted_for_no_one(features: dict) -> None:
+    assert sum(f["orders_count"] for f in features.values()) == 8  # ten orders: O5 is late, O7 is nobody's
+    assert round(sum(f["revenue"] for f in features.values()), 2) == 305.0
+
+
+def test_orders_after_the_as_of_day_are_left_out_and_orders_on_it_are_counted(features: dict) -> None:
+    assert features["P1"]["revenue"] == 180.0  # without O5's 999
+    assert features["P1"]["last_order_at"] == ts("2026-10-01T10:00:00")
+    assert features["P3"]["last_order_at"] == ts("2026-11-01T23:59:00")
+
+
+def test_order_features_are_computed_exactly(features: dict) -> None:
+    p1, p2, p3 = features["P1"], features["P2"], features["P3"]
+    assert (p1["orders_count"], p1["revenue"], p1["avg_order_value"]) == (4, 180.0, 45.0)
+    assert (p1["first_order_at"], p1["last_order_at"]) == (ts("2026-03-01T08:00:00"), ts("2026-10-01T10:00:00"))
+    assert p1["days_since_last_order"] == 31
+    assert (p2["orders_count"], p2["revenue"], p2["avg_order_value"]) == (2, 45.0, 22.5)
+    assert (p2["first_order_at"], p2["last_order_at"]) == (ts("2026-08-01T09:00:00"), ts("2026-09-01T09:00:00"))
+    assert p2["days_since_last_order"] == 61
+    assert (p3["orders_count"], p3["revenue"], p3["avg_order_value"]) == (2, 80.0, 40.0)
+    assert p3["days_since_last_order"] == 0
+    assert all(f["as_of"] == AS_OF for f in features.values())
+    assert all(f["run_id"] == RUN for f in features.values())
+
+
+def test_amounts_are_rounded_to_the_cent(retail_config: Config) -> None:
+    orders = [order(f"X{i}", f"2026-10-0{i}T00:00:00", 3.333, customer_id="C3") for i in (1, 2, 3)]
+    p3 = compute(retail_config, orders)["P3"]
+    assert p3["revenue"] == 10.0  # 9.999
+    assert p3["avg_order_value"] == 3.33  # 3.333
+
+
+def test_web_events_are_counted_through_the_account_link_up_to_the_as_of_day(features: dict) -> None:
+    assert {pid: f["web_events_count"] for pid, f in features.items()} == {"P1": 2, "P2": 1, "P3": 0, "P4": 0}
+
+
+def test_a_profile_without_orders_or_events_gets_zero_counts_and_no_dates(features: dict) -> None:
+    p4 = features["P4"]
+    assert (p4["orders_count"], p4["revenue"], p4["web_events_count"]) == (0, 0.0, 0)
+    assert p4["avg_order_value"] is None
+    assert p4["first_order_at"] is None
+    assert p4["last_order_at"] is None
+    assert p4["days_since_last_order"] is None
+
+
+def test_an_earlier_as_of_date_sees_only_the_orders_placed_by_then(retail_config: Config) -> None:
+    p1 = compute(retail_config, as_of=date(2026, 6, 30))["P1"]
+    assert (p1["orders_count"], p1["revenue"]) == (2, 70.25)  # O9 and O2
+    assert p1["last_order_at"] == ts("2026-06-15T12:00:00")
+    assert p1["days_since_last_order"] == 15
+
+
+@pytest.fixture
+def paris_local_time() -> Iterator[None]:
+    """The machine's local time zone set to Paris, as on a laptop running ``cdp run`` in France."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Paris"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_the_as_of_day_is_a_utc_day_whatever_the_local_time_zone(retail_config: Config, paris_local_time) -> None:
+    # O6 is placed at 23:59 UTC on the as_of day (00:59 on the next day in Paris); the cloud (UTC) counts it.
+    p3 = compute(retail_config)["P3"]
+    assert p3["orders_count"] == 2
+    assert p3["last_order_at"] == ts("2026-11-01T23:59:00")
