@@ -92,7 +92,7 @@ def test_the_vectorised_name_path_agrees_with_the_reference_casing() -> None:
     rng = np.random.default_rng(11)
     values = [" ".join(rng.choice(parts, size=rng.integers(1, 4))) for _ in range(3000)]
     result = normalize.name(series(*values)).values.to_pylist()
-    assert result == [normalize._name_case(" ".join(v.split())) for v in values]
+    assert result == [normalize.reference_name_case(" ".join(v.split())) for v in values]
 
 
 def test_whole_numbers_only_for_integers() -> None:
