@@ -1,87 +1,20 @@
 """Ingestion benchmark: CRM CSV → validated, normalised Parquet, against a plain pyarrow CSV read + Parquet write
 of the same file; then the whole of `cdp ingest` into the local Iceberg tables. Each measure runs in its own
-process so that its peak memory (max RSS) is its own.
+process so that its peak memory (max RSS) is its own. The CRM file is the demo's (`cdp.demo.crm_export`, the
+demo generator's vocabulary written a column at a time), so the benchmark and `cdp demo` read the same kind of data.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue as queue_module
 import resource
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
-
-COUNTRIES = ["FR", "fr", "France", "BE", "Belgique", "DE", "Allemagne", "ES"]
-BOOLS = ["1", "0", "oui", "non", "true", "false", "", "yes"]
-
-
-def _name_pools(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First names, last names and cities in the variety of a real customer base (thousands of distinct values,
-    several languages), so that the benchmark does not flatter work done once per distinct value."""
-    from faker import Faker
-
-    fake = Faker(["fr_FR", "fr_FR", "de_DE", "es_ES", "it_IT", "en_GB", "nl_BE"])
-    fake.seed_instance(seed)
-    first = {fake.first_name() for _ in range(20_000)}
-    last = {fake.last_name() for _ in range(60_000)}
-    # Exports write the same names in several ways: upper case, lower case, double-barrelled.
-    pool = sorted(last)
-    pairs = np.random.default_rng(seed).integers(0, len(pool), (30_000, 2))
-    last |= {pool[a] + "-" + pool[b] for a, b in pairs}
-    cities: set[str] = set()
-    for locale in ("fr_FR", "de_DE", "es_ES", "en_GB", "nl_BE"):  # it_IT's cities depend on hash order
-        local = Faker(locale)
-        local.seed_instance(seed)
-        cities |= {local.city() for _ in range(4_000)}
-    return np.array(sorted(first)), np.array(sorted(last)), np.array(sorted(cities))
-
-
-def make_crm_csv(path: Path, rows: int, seed: int = 0) -> int:
-    """A CRM export with realistic variety: formats, case, accents, null tokens and a few bad rows."""
-    rng = np.random.default_rng(seed)
-    first_names, last_names, cities = _name_pools(seed)
-    chunk = 200_000
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write("customer_id,first_name,last_name,email,phone,birth_date,street,postcode,city,country,"
-                     "email_opt_in,sms_opt_in,updated_at\n")
-        for start in range(0, rows, chunk):
-            n = min(chunk, rows - start)
-            ids = np.char.add("C", np.arange(start, start + n).astype(str))
-            first = first_names[rng.integers(0, len(first_names), n)]
-            last = last_names[rng.integers(0, len(last_names), n)]
-            last = np.where(rng.random(n) < 0.2, np.char.upper(last), last)
-            first = np.where(rng.random(n) < 0.1, np.char.lower(first), first)
-            number = rng.integers(10_000_000, 99_999_999, n).astype(str)
-            email = np.char.add(np.char.add(np.char.lower(first), "."), np.char.add(number, "@example.fr"))
-            email[rng.random(n) < 0.02] = "N/A"
-            email[rng.random(n) < 0.01] = "broken@"
-            phone = np.char.add(np.where(rng.random(n) < 0.5, "06", "+33 7"), number)
-            day, month, year = rng.integers(1, 29, n), rng.integers(1, 13, n), rng.integers(1940, 2006, n)
-            birth = np.where(rng.random(n) < 0.5,
-                             np.char.add(np.char.add(np.char.zfill(day.astype(str), 2), "/"),
-                                         np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "/"),
-                                                     year.astype(str))),
-                             np.char.add(np.char.add(year.astype(str), "-"),
-                                         np.char.add(np.char.add(np.char.zfill(month.astype(str), 2), "-"),
-                                                     np.char.zfill(day.astype(str), 2))))
-            street = np.char.add(rng.integers(1, 200, n).astype(str), " rue de la République")
-            postcode = rng.integers(10_000, 95_999, n).astype(str)
-            city = cities[rng.integers(0, len(cities), n)]
-            country = np.array(COUNTRIES)[rng.integers(0, len(COUNTRIES), n)]
-            opt_in = np.array(BOOLS)[rng.integers(0, len(BOOLS), (2, n))]
-            # Seconds across a year: update times hardly ever repeat.
-            updated = (np.datetime64("2025-01-01T00:00:00") + rng.integers(0, 365 * 86_400, n)).astype(str)
-            updated = np.char.replace(updated, "T", " ")
-            ids[rng.random(n) < 0.005] = ""
-            columns = [ids, first, last, email, phone, birth, street, postcode, city, country, opt_in[0], opt_in[1],
-                       updated]
-            handle.write("\n".join(",".join(values) for values in zip(*columns, strict=True)) + "\n")
-    return rows
 
 
 def _baseline(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
@@ -95,9 +28,9 @@ def _baseline(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
 
 def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
     from cdp.config import example_config_path, load_config
-    from cdp.ingest.formats import read_batches
     from cdp.ingest.contract import validate_all
-    from cdp.ingest.files import staging_writer
+    from cdp.ingest.formats import read_batches
+    from cdp.ingest.parts import staging_writer
     from cdp.tables import TABLES
 
     spec = load_config(example_config_path()).sources["crm"]
@@ -118,6 +51,7 @@ def _cdp(csv_path: str, out: str, queue: multiprocessing.Queue) -> None:
 
 def _ingest_into_tables(csv_path: str, workdir: str, queue: multiprocessing.Queue) -> None:
     """The whole of `cdp ingest`: validation, version checks and the commit to the local Iceberg tables."""
+    from cdp.adapters.buses import MemoryBus
     from cdp.adapters.iceberg import IcebergStore, local_catalog
     from cdp.config import example_config_path, load_config
     from cdp.ingest.files import ingest_file
@@ -125,13 +59,15 @@ def _ingest_into_tables(csv_path: str, workdir: str, queue: multiprocessing.Queu
     store = IcebergStore(local_catalog(Path(workdir)))
     config = load_config(example_config_path())
     started = time.perf_counter()
-    outcome = ingest_file(store, config, "crm", Path(csv_path), "crm.csv")
+    outcome = ingest_file(store, config, "crm", Path(csv_path), "crm.csv", bus=MemoryBus())
     queue.put((time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                outcome.rows_new))
 
 
 def _generate(csv_path: str, rows: int, queue: multiprocessing.Queue) -> None:
-    queue.put(make_crm_csv(Path(csv_path), rows))
+    from cdp.demo.crm_export import write_crm_export  # the demo's CRM export, at benchmark scale
+
+    queue.put(write_crm_export(Path(csv_path), rows))
 
 
 def _measure(target, *args):
@@ -139,7 +75,13 @@ def _measure(target, *args):
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    result = queue.get()
+    while True:  # a child that dies (an import error, say) must not leave the benchmark waiting for ever
+        try:
+            result = queue.get(timeout=1)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"{target.__name__} exited with code {process.exitcode} without a result") from None
     process.join()
     return result
 

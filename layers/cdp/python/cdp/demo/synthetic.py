@@ -43,6 +43,14 @@ CATEGORIES = {"shoes": (35, 160), "dresses": (30, 180), "shirts": (15, 70), "tro
               "outerwear": (50, 260)}
 SEARCH_TERMS = ["robe été", "baskets blanches", "jean slim", "sac cuir", "parfum", "veste pluie", "pyjama enfant",
                 "chemise lin", "bottines", "bougie parfumée", "legging sport", "manteau laine"]
+# How a French mobile is typed: 06 12 34 56 78, 0612345678, +33 6 12 34 56 78, +33612345678, 0033 6 12 34 56 78,
+# 06.12.34.56.78 (``first`` is the digit after the 0, ``digits`` the nine after it, ``pairs`` the last eight in pairs).
+FR_PHONE_STYLES = ["0{first} {pairs}", "0{digits}", "+33 {first} {pairs}", "{e164}", "0033 {first} {pairs}",
+                   "0{first}.{dotted}"]
+# The kinds of plainly bad rows in a CRM export: the values they put in place ({local}: the email before its @).
+# A missing key or an unreadable update time gets the row quarantined; the others are kept with a warning.
+BAD_CRM_ROWS = [{"customer_id": ""}, {"email": "{local}@"}, {"birth_date": "31/02/1990"},
+                {"birth_date": "2031-05-04"}, {"updated_at": "hier"}, {"phone": "12", "email": "nobody at mail"}]
 CRM_COLUMNS = ["customer_id", "first_name", "last_name", "email", "phone", "birth_date", "street", "postcode",
                "city", "country", "email_opt_in", "sms_opt_in", "updated_at"]
 ORDER_COLUMNS = ["order_id", "customer_id", "account_id", "email", "order_date", "channel", "store_id", "amount",
@@ -62,6 +70,11 @@ class SyntheticDataset:
 
 def _ascii(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def email_name(name: str) -> str:
+    """A name as it is written in an email address: no accents, spaces or apostrophes, in lower case."""
+    return _ascii(name).lower().replace(" ", "").replace("'", "")
 
 
 def _pools(seed: int) -> dict[str, dict[str, list]]:
@@ -109,9 +122,8 @@ def _phone_as_typed(rng: np.random.Generator, e164: str, country: str) -> str:
         return phonenumbers.format_number(number, style[int(rng.integers(0, 2))])
     digits = e164[3:]
     pairs = " ".join(digits[i:i + 2] for i in range(1, 9, 2))
-    styles = [f"0{digits[0]} {pairs}", f"0{digits}", f"+33 {digits[0]} {pairs}", e164, f"0033 {digits[0]} {pairs}",
-              f"0{digits[0]}.{pairs.replace(' ', '.')}"]
-    return styles[int(rng.integers(0, len(styles)))]
+    style = FR_PHONE_STYLES[int(rng.integers(0, len(FR_PHONE_STYLES)))]
+    return style.format(first=digits[0], pairs=pairs, digits=digits, e164=e164, dotted=pairs.replace(" ", "."))
 
 
 def _typo(rng: np.random.Generator, text: str) -> str:
@@ -156,7 +168,7 @@ def _persons(rng: np.random.Generator, pools: dict, profiles: int, end: date) ->
         country, domains = LOCALES[locale][1], LOCALES[locale][2]
         first, last = pool["first"][rng.integers(POOL)], pool["last"][rng.integers(POOL)]
         postcode, city = pool["town"][rng.integers(POOL)]
-        local = f"{_ascii(first)}.{_ascii(last)}".lower().replace(" ", "").replace("'", "")
+        local = f"{email_name(first)}.{email_name(last)}"
         if rng.random() < 0.4:
             local += str(int(rng.integers(1, 99)))
         email = f"{local}@{domains[rng.integers(len(domains))]}"
@@ -186,19 +198,10 @@ def _timestamp(rng: np.random.Generator, end: date, max_days: int) -> datetime:
 
 
 def _bad_crm_row(rng: np.random.Generator, row: dict) -> dict:
-    kind = int(rng.integers(0, 6))
-    if kind == 0:
-        row["customer_id"] = ""
-    elif kind == 1:
-        row["email"] = row["email"].split("@")[0] + "@"
-    elif kind == 2:
-        row["birth_date"] = "31/02/1990"
-    elif kind == 3:
-        row["birth_date"] = "2031-05-04"
-    elif kind == 4:
-        row["updated_at"] = "hier"
-    else:
-        row["phone"], row["email"] = "12", "nobody at mail"
+    kind = BAD_CRM_ROWS[int(rng.integers(0, len(BAD_CRM_ROWS)))]
+    local = row["email"].split("@")[0]
+    for column, value in kind.items():
+        row[column] = value.format(local=local)
     return row
 
 
