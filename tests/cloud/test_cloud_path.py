@@ -58,13 +58,13 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     env = {
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION, "CDP_CONFIG": "examples/retail/cdp.yaml", "CDP_WAREHOUSE": f"s3://{bucket}/warehouse",
-        "CDP_DATABASE": database, "CDP_EVENT_BUS": BUS_NAME, "CDP_GLUE_ENDPOINT": moto_endpoint,
+        "CDP_DATABASE": database, "CDP_EVENT_BUS": BUS_NAME, "CDP_DATA_BUCKET": bucket, "CDP_GLUE_ENDPOINT": moto_endpoint,
         "CDP_S3_ENDPOINT": moto_endpoint, "CDP_AWS_ENDPOINT": moto_endpoint, "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_SERVICE_NAME": "cdp-test", "POWERTOOLS_METRICS_NAMESPACE": "cdp",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for cached in (aws.config, aws.store, aws.bus):
+    for cached in (aws.config, aws.store, aws.bus, aws.models):
         cached.cache_clear()
 
     def client(service: str) -> Any:
@@ -245,7 +245,7 @@ def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
     assert aws.store().read("activations", "run_id == 'run-cloud-1'").num_rows >= len(cloud_events["email"])
 
 
-def test_a_retried_activate_step_contacts_nobody_twice(cloud, small_landing: Path) -> None:
+def test_retried_activate_and_publish_steps_contact_nobody_twice(cloud, small_landing: Path) -> None:
     from functions.pipeline.handler import handler
 
     drop_files(cloud, small_landing)
@@ -253,7 +253,8 @@ def test_a_retried_activate_step_contacts_nobody_twice(cloud, small_landing: Pat
     for step in STEP_NAMES:
         handler({"step": step, "run_id": "run-retry", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
     first = {c: len(drain(cloud["sqs"], url)) for c, url in cloud["channel_queues"].items()}
-    handler({"step": "activate", "run_id": "run-retry", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
+    for step in ("activate", "publish"):
+        handler({"step": step, "run_id": "run-retry", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
     assert sum(first.values()) > 0
     assert all(len(drain(cloud["sqs"], url)) == 0 for url in cloud["channel_queues"].values())
 

@@ -52,3 +52,13 @@ class EventBus(Protocol):
     """Publishes domain events (EventBridge entries: Source, DetailType, Detail)."""
 
     def publish(self, events: list[dict[str, Any]]) -> None: ...
+
+
+class ModelStore(Protocol):
+    """Versioned model artefacts (JSON): a folder locally, the data bucket's ``models/`` prefix in the cloud."""
+
+    def save(self, name: str, version: str, artefact: dict[str, Any]) -> None:
+        """Store a version and make it the latest."""
+
+    def latest(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """The latest version and its artefact, or None when none was ever saved."""

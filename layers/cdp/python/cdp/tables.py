@@ -120,6 +120,41 @@ TABLES: dict[str, TableSpec] = {
             key=("record_key",),
         ),
         TableSpec(
+            "identity_links",
+            pa.schema(
+                [
+                    pa.field("left_key", pa.string(), nullable=False),
+                    pa.field("right_key", pa.string(), nullable=False),
+                    pa.field("rule", pa.string(), nullable=False),
+                    pa.field("score", pa.float64()),
+                    pa.field("match_weight", pa.float64()),
+                    # Splink's match weight per comparison (JSON): why a probabilistic link was made.
+                    pa.field("contributions", pa.string()),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "The links that joined records into persons: each with its rule, or its match weight and the part of "
+            "each comparison in it.",
+            key=("left_key", "right_key"),
+        ),
+        TableSpec(
+            "identity_reviews",
+            pa.schema(
+                [
+                    pa.field("kind", pa.string(), nullable=False),
+                    pa.field("record_keys", pa.list_(pa.string())),
+                    pa.field("rule", pa.string()),
+                    pa.field("score", pa.float64()),
+                    pa.field("reason", pa.string()),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "What identity resolution did not trust, for a data steward: candidate links refused by the guards "
+            "(and why), and identifiers held by several people (shared) or by many (junk), by the records that "
+            "carry them.",
+            key=("kind", "rule", "reason", "run_id"),
+        ),
+        TableSpec(
             "profiles",
             pa.schema(
                 [pa.field("profile_id", pa.string(), nullable=False)]

@@ -18,6 +18,7 @@ import boto3
 from cdp import settings
 from cdp.adapters.buses import EventBridgeBus
 from cdp.adapters.iceberg import IcebergStore, catalog_from_environment
+from cdp.adapters.models import S3Models
 from cdp.config import Config, load_config
 from cdp.events import BUS_NAME
 from cdp.tables import DATABASE
@@ -41,6 +42,11 @@ def client(service: str) -> Any:
 @cache
 def bus() -> EventBridgeBus:
     return EventBridgeBus(client("events"), os.environ.get(settings.EVENT_BUS_ENV, BUS_NAME))
+
+
+@cache
+def models() -> S3Models:
+    return S3Models(client("s3"), os.environ[settings.DATA_BUCKET_ENV])
 
 
 @dataclass(frozen=True)

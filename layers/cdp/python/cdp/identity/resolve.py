@@ -1,34 +1,182 @@
-"""Resolve: link the current records into persons on deterministic keys, with stable profile ids."""
+"""Resolve: link the current records into persons, household-aware, with stable profile ids.
+
+1. Type each identifier (``identifiers``): only personal ones are identity; shared and junk ones link no one.
+2. Deterministic links: records sharing a personal identifier, and records that a fact cross-references (an order
+   carrying both a loyalty card and a web account).
+3. Probabilistic links: Splink's model (``model``) scores blocked pairs; a pair that agrees on a common full name
+   and nothing else is not a link.
+4. Guarded clustering (``clustering``): strongest links first, refused where first names or birth dates clash.
+5. Stable ids (``stable_ids``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from cdp.identity.graph import components
+from cdp.config.identity import IdentitySpec
+from cdp.identity import model as matcher
+from cdp.identity.clustering import LINK_COLUMNS, cluster
+from cdp.identity.compatibility import NICKNAMES, fold
+from cdp.identity.identifiers import JUNK, PERSONAL, SHARED, KeyTypes, type_identifiers
 from cdp.identity.stable_ids import assign_profile_ids
 
 COLUMNS = ["record_key", "source", "profile_id", "rule", "score", "run_id", "linked_at"]
+# Deterministic links come before any probabilistic one, in the order of their keys.
+DETERMINISTIC_STRENGTH = 1000.0
+CROSS_REFERENCE = "cross_reference"
+PROBABILISTIC = "probabilistic"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    identities: pd.DataFrame  # COLUMNS
+    links: pd.DataFrame  # accepted links: LINK_COLUMNS
+    reviews: pd.DataFrame  # kind, record_keys, rule, score, reason
+    key_types: KeyTypes
+
+
+def _nicknames(spec: IdentitySpec) -> dict[str, str]:
+    return NICKNAMES | {fold(k): fold(v) for k, v in spec.nicknames.items()}
+
+
+def personal_values(records: pd.DataFrame, key_types: KeyTypes, keys: tuple[str, ...]) -> dict[str, pd.Series]:
+    """Each key column with only its personal values kept (shared and junk ones become null)."""
+    out = {}
+    for key in keys:
+        kinds = key_types.kinds.get(key, {})
+        values = records[key]
+        untrusted = values.isin([v for v, kind in kinds.items() if kind != PERSONAL])
+        out[key] = values.where(~untrusted & values.notna(), None)
+    return out
+
+
+def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...]) -> list[pd.DataFrame]:
+    frames = []
+    for priority, key in enumerate(keys):
+        values = personal[key]
+        present = values.notna()
+        if not present.any():
+            continue
+        subset = pd.DataFrame({"record_key": records.loc[present, "record_key"], "value": values[present]})
+        # Star edges from each record to the first with the same value: enough for connectivity.
+        first = subset.groupby("value")["record_key"].transform("first")
+        pairs = subset[subset["record_key"] != first]
+        frames.append(pd.DataFrame({"left": first[pairs.index], "right": pairs["record_key"], "rule": key,
+                                    "score": 1.0, "match_weight": np.nan, "contributions": None,
+                                    "strength": DETERMINISTIC_STRENGTH - priority}))
+    return frames
+
+
+def cross_reference_links(facts: Mapping[str, pd.DataFrame], links_by_table: Mapping[str, list[dict[str, str]]],
+                          known: set[str]) -> pd.DataFrame:
+    """A fact that names records of two person sources (an order with a card and an account) links them."""
+    frames = []
+    for table, column_links in links_by_table.items():
+        rows = facts.get(table)
+        if rows is None or rows.empty:
+            continue
+        for links in column_links:
+            columns = list(links)
+            for i, a in enumerate(columns):
+                for b in columns[i + 1:]:
+                    both = rows[rows[a].notna() & rows[b].notna()]
+                    pairs = pd.DataFrame({"left": links[a] + ":" + both[a], "right": links[b] + ":" + both[b]})
+                    frames.append(pairs.drop_duplicates())
+    if not frames:
+        return pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+    pairs = pd.concat(frames, ignore_index=True)
+    pairs = pairs[pairs["left"].isin(known) & pairs["right"].isin(known)].drop_duplicates()
+    return pairs.assign(rule=CROSS_REFERENCE, score=1.0, match_weight=np.nan, contributions=None,
+                        strength=DETERMINISTIC_STRENGTH - 100)
+
+
+def _name_only(contributions: pd.Series, name_columns: set[str]) -> pd.Series:
+    """Pairs whose only positive evidence is the name."""
+    def only_names(text: str) -> bool:
+        weights = json.loads(text)
+        return not any(weight > 0 for name, weight in weights.items() if name not in name_columns)
+    return contributions.map(only_names)
+
+
+def probabilistic_links(records: pd.DataFrame, frame: pd.DataFrame, model: dict[str, Any],
+                        spec: IdentitySpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Links Splink scores at or above the threshold; and those refused for resting on a common name alone."""
+    scored = matcher.predict(frame, model, spec.probabilistic.match_probability)
+    empty = pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+    if scored.empty:
+        return empty, empty.assign(reason=None)
+    name_columns = {c["output_column_name"] for c in model["comparisons"]
+                    if set(c.get("output_column_name", "").split("_")) & {"first", "last", "name"}}
+    names = frame["full_name"]
+    counts = names.map(names.value_counts())
+    limit = max(2, int(spec.probabilistic.name_only_max_share * len(frame)))
+    common = set(frame.loc[counts > limit, "unique_id"])
+    suspicious = _name_only(scored["contributions"], name_columns) & (
+        scored["left"].isin(common) | scored["right"].isin(common))
+    links = scored.assign(rule=PROBABILISTIC, score=scored["match_probability"], strength=scored["match_weight"])
+    links = links[[*LINK_COLUMNS, "strength"]]
+    refused = links[suspicious].assign(reason="only a common full name in common")
+    return links[~suspicious], refused
+
+
+def train_matcher(records: pd.DataFrame, spec: IdentitySpec) -> dict[str, Any]:
+    """Fit the probabilistic model on the current records, seeing only their personal identifiers."""
+    keys = spec.deterministic_keys
+    key_types = type_identifiers(records, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
+                                 nicknames=_nicknames(spec))
+    frame = matcher.model_frame(records.reset_index(drop=True), personal_values(records.reset_index(drop=True),
+                                                                                 key_types, keys))
+    return matcher.train(frame, spec.probabilistic)
 
 
 def resolve(
-    records: pd.DataFrame, previous: pd.DataFrame, keys: Sequence[str], run_id: str, now: datetime
-) -> pd.DataFrame:
-    """Assign every record (its current version, one row per record_key) to a profile.
-
-    Links whose profile did not change keep their run and time, so the graph shows when each link appeared;
-    re-linked records show the run that moved them.
-    """
-    if records.empty:
-        return pd.DataFrame(columns=COLUMNS)
+    records: pd.DataFrame,
+    previous: pd.DataFrame,
+    spec: IdentitySpec,
+    model: dict[str, Any] | None,
+    run_id: str,
+    now: datetime,
+    facts: Mapping[str, pd.DataFrame] | None = None,
+    fact_links: Mapping[str, list[dict[str, str]]] | None = None,
+) -> Resolution:
+    """Assign every record (its current version, one row per record_key) to a profile."""
+    keys = spec.deterministic_keys
+    nicknames = _nicknames(spec)
     records = records.reset_index(drop=True)
-    labels, rule = components(records, keys)
-    frame = pd.DataFrame({"record_key": records["record_key"], "source": records["source"], "component": labels})
-    frame["rule"] = rule.to_numpy()
+    key_types = type_identifiers(records, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
+                                 nicknames=nicknames)
+    if records.empty:
+        return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
+                          pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
+    personal = personal_values(records, key_types, keys)
+    candidates = _key_links(records, personal, keys)
+    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"])))
+    refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
+    if model is not None and spec.probabilistic.enabled:
+        frame = matcher.model_frame(records, personal)
+        scored, refused_names = probabilistic_links(records, frame, model, spec)
+        candidates.append(scored)
+    links = pd.concat([c for c in candidates if not c.empty], ignore_index=True) if any(
+        not c.empty for c in candidates) else pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+    guarded = records[["record_key", "first_name", "birth_date"]].assign(**{k: personal[k] for k in keys})
+    clusters = cluster(guarded, links, keys, nicknames)
+
+    frame = pd.DataFrame({"record_key": records["record_key"], "source": records["source"]})
+    frame["component"] = frame["record_key"].map(clusters.labels)
     frame["profile_id"] = frame["component"].map(assign_profile_ids(frame[["record_key", "component"]], previous))
-    frame["score"] = 1.0
+    # Each record's rule and score: those of the strongest accepted link that touches it.
+    touching = pd.concat([clusters.accepted.rename(columns={"left": "record_key"}).drop(columns="right"),
+                          clusters.accepted.rename(columns={"right": "record_key"}).drop(columns="left")])
+    best = touching.drop_duplicates("record_key", keep="first").set_index("record_key")
+    frame["rule"] = frame["record_key"].map(best["rule"]).astype(object).fillna("singleton")
+    frame["score"] = frame["record_key"].map(best["score"]).fillna(1.0).astype(float)
     frame["run_id"] = run_id
     frame["linked_at"] = pd.Timestamp(now)
     if not previous.empty:
@@ -36,4 +184,22 @@ def resolve(
             previous[["record_key", "profile_id", "linked_at", "run_id"]], on=["record_key", "profile_id"], how="left")
         frame["linked_at"] = kept["linked_at"].fillna(frame["linked_at"]).to_numpy()
         frame["run_id"] = kept["run_id"].fillna(frame["run_id"]).to_numpy()
-    return frame[COLUMNS]
+    return Resolution(frame[COLUMNS], clusters.accepted, _reviews(records, key_types, clusters.refused,
+                                                                    refused_names, keys), key_types)
+
+
+def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, refused_names: pd.DataFrame,
+             keys: tuple[str, ...]) -> pd.DataFrame:
+    """What a data steward may want to look at: refused links, and identifiers not trusted as identity (by the
+    records that carry them, never by the value itself)."""
+    rows = []
+    for link in pd.concat([refused, refused_names.drop(columns="strength", errors="ignore")]).itertuples(index=False):
+        rows.append({"kind": "refused_link", "record_keys": [link.left, link.right], "rule": link.rule,
+                     "score": float(link.score), "reason": link.reason})
+    for key in keys:
+        untrusted = {v: kind for v, kind in key_types.kinds.get(key, {}).items() if kind in (SHARED, JUNK)}
+        carrying = records[records[key].isin(list(untrusted))]
+        for value, group in carrying.groupby(key, sort=True):
+            rows.append({"kind": f"{untrusted[value]}_{key}", "record_keys": sorted(group["record_key"]), "rule": key,
+                         "score": None, "reason": key_types.reasons[key][value]})
+    return pd.DataFrame(rows, columns=["kind", "record_keys", "rule", "score", "reason"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from cdp.adapters.buses import LocalBus
 from cdp.adapters.iceberg import IcebergStore, local_catalog
+from cdp.adapters.models import FolderModels
 from cdp.config import Config
 from cdp.ingest.files import FileOutcome, ingest_file
 from cdp.pipeline.runner import new_run_id, run_step
@@ -41,6 +42,10 @@ def open_store(workdir: Path) -> IcebergStore:
     return IcebergStore(local_catalog(workdir))
 
 
+def local_models(workdir: Path) -> FolderModels:
+    return FolderModels(workdir / "models")
+
+
 def local_bus(config: Config, workdir: Path) -> LocalBus:
     return LocalBus(list(config.channels), workdir / "outbox")
 
@@ -65,7 +70,7 @@ def run_local(
         if progress:
             progress(f"ingest {source}: {path.name}")
         summary.files += ingest_paths(store, config, source, [path], bus, now)
-    ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus)
+    ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus, local_models(workdir))
     for step in STEPS:
         if progress:
             progress(f"step {step.name}: {step.description}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -20,7 +21,8 @@ from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_features
 from cdp.identity.resolve import resolve as link_records
-from cdp.ports import EventBus
+from cdp.identity.resolve import train_matcher
+from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.segments.membership import changes, current_members
 from cdp.segments.rules import evaluate
@@ -54,6 +56,7 @@ class StepContext:
     as_of: date
     now: datetime
     bus: EventBus
+    models: ModelStore
 
 
 @dataclass(frozen=True)
@@ -79,17 +82,59 @@ class Step:
                 raise ValueError(f"step {self.name!r} names table {table!r}, which cdp.tables does not declare")
 
 
+IDENTITY_MODEL = "identity"
+# Below this many records Splink's estimates mean little: deterministic rules alone link them.
+MIN_RECORDS_TO_TRAIN = 100
+
+
+def identity_model(records: pd.DataFrame, ctx: StepContext) -> tuple[str | None, dict | None, bool]:
+    """The latest trained matcher, training one first when there is none (then ``trained`` is True)."""
+    if not ctx.config.identity.probabilistic.enabled:
+        return None, None, False
+    latest = ctx.models.latest(IDENTITY_MODEL)
+    if latest is not None:
+        return latest[0], latest[1], False
+    if len(records) < MIN_RECORDS_TO_TRAIN:
+        return None, None, False
+    artefact = train_matcher(records, ctx.config.identity)
+    version = f"{ctx.now:%Y%m%dT%H%M%S}-{len(records)}"
+    ctx.models.save(IDENTITY_MODEL, version, artefact)
+    return version, artefact, True
+
+
+def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
+    """Per fact table, the link columns of each source landing there that names two person sources."""
+    links: dict[str, list[dict[str, str]]] = {}
+    for spec in config.sources.values():
+        if spec.table != "records" and len(spec.links) >= 2:
+            links.setdefault(spec.table, []).append({spec.target(c): target for c, target in spec.links.items()})
+    return links
+
+
 def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    records = inputs["records"].to_pandas()
     previous = inputs["identities"].to_pandas()
-    linked = link_records(inputs["records"].to_pandas(), previous, ctx.config.identity.deterministic_keys,
-                          ctx.run_id, ctx.now)
+    version, model, trained = identity_model(records, ctx)
+    resolution = link_records(records, previous, ctx.config.identity, model, ctx.run_id, ctx.now,
+                              facts={"orders": inputs["orders"].to_pandas()}, fact_links=_fact_links(ctx.config))
+    linked = resolution.identities
     table = pa.Table.from_pandas(linked, schema=TABLES["identities"].schema, preserve_index=False)
+    links = resolution.links.rename(columns={"left": "left_key", "right": "right_key"}).assign(run_id=ctx.run_id)
+    reviews = resolution.reviews.assign(run_id=ctx.run_id)
     relinked = 0
     if not previous.empty:
         joined = linked.merge(previous[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
         relinked = int((joined["profile_id"] != joined["profile_id_before"]).sum())
-    return StepOutput({"identities": table}, {"records": len(linked), "profiles": int(linked["profile_id"].nunique()),
-                                              "relinked": relinked})
+    return StepOutput({
+        "identities": table,
+        "identity_links": pa.Table.from_pandas(links[list(TABLES["identity_links"].schema.names)],
+                                               schema=TABLES["identity_links"].schema, preserve_index=False),
+        "identity_reviews": pa.Table.from_pandas(reviews[list(TABLES["identity_reviews"].schema.names)],
+                                                 schema=TABLES["identity_reviews"].schema, preserve_index=False),
+    }, {"records": len(linked), "profiles": int(linked["profile_id"].nunique()), "relinked": relinked,
+        "model": version, "model_trained": trained,
+        "links": {rule: int(n) for rule, n in resolution.links["rule"].value_counts().items()},
+        "refused": int((resolution.reviews["kind"] == "refused_link").sum())})
 
 
 def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
@@ -143,8 +188,10 @@ def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("resolve", "Link records into persons on deterministic keys; keep profile ids stable.", resolve,
-         (Read("records", "current"), Read("identities")), (Write("identities", "replace"),)),
+    Step("resolve", "Link records into persons (personal keys, cross-references, Splink's model, guarded "
+         "clusters); keep profile ids stable.", resolve,
+         (Read("records", "current"), Read("identities"), Read("orders", "current")),
+         (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"))),
     Step("merge", "Build one golden profile per person with the survivorship rules.", merge,
          (Read("records", "current"), Read("identities")), (Write("profiles", "replace"),)),
     Step("features", "Compute behavioural features per profile as of the run date.", features,

@@ -1,0 +1,95 @@
+"""Clustering links into persons, guarded: two groups of records merge only if every pair across them could be one
+person (compatible first names and birth dates), and a person holds at most a few distinct personal identifiers.
+
+Links are taken strongest first (deterministic rules, then Splink's match weight), so that when a chain of
+plausible links would join a household, the weakest link is the one refused. Pairwise scores alone cannot do this:
+each link of the chain may look fine on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cdp.identity.compatibility import NICKNAMES, groups_compatible
+
+# Distinct personal emails (or phones) one person may hold: a second address, a work one; beyond that, a merge
+# would be joining people, not records.
+MAX_IDENTIFIERS_PER_PERSON = 3
+
+
+@dataclass
+class _Group:
+    first_names: set[str] = field(default_factory=set)
+    births: set = field(default_factory=set)
+    identifiers: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    labels: dict[str, int]  # record_key -> cluster number
+    accepted: pd.DataFrame  # left, right, rule, score, contributions: the links that joined records
+    refused: pd.DataFrame  # the same columns and a reason: candidate links the guards refused
+
+
+LINK_COLUMNS = ["left", "right", "rule", "score", "match_weight", "contributions"]
+
+
+def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tuple[str, ...],
+            nicknames: Mapping[str, str] = NICKNAMES) -> Clusters:
+    """``records``: record_key, first_name, birth_date and the personal identifier columns. ``links``: LINK_COLUMNS
+    with ``strength`` (larger first); each link is kept or refused in that order."""
+    keys = records["record_key"].tolist()
+    index = {key: i for i, key in enumerate(keys)}
+    parent = list(range(len(keys)))
+    groups: dict[int, _Group] = {}
+    for i, row in enumerate(records.itertuples(index=False)):
+        group = _Group()
+        if isinstance(row.first_name, str) and row.first_name:
+            group.first_names.add(row.first_name)
+        if pd.notna(row.birth_date):
+            group.births.add(row.birth_date)
+        for column in identifier_columns:
+            value = getattr(row, column)
+            if isinstance(value, str) and value:
+                group.identifiers.setdefault(column, set()).add(value)
+        groups[i] = group
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    accepted, refused = [], []
+    ordered = links.sort_values(["strength", "left", "right"], ascending=[False, True, True], kind="stable")
+    for link in ordered[LINK_COLUMNS].itertuples(index=False):
+        a, b = find(index[link.left]), find(index[link.right])
+        if a == b:
+            continue
+        ga, gb = groups[a], groups[b]
+        reason = groups_compatible(ga.first_names, gb.first_names, ga.births, gb.births, nicknames)
+        if reason is None:
+            for column in identifier_columns:
+                joined = ga.identifiers.get(column, set()) | gb.identifiers.get(column, set())
+                if len(joined) > MAX_IDENTIFIERS_PER_PERSON:
+                    reason = f"would give one person {len(joined)} different {column} values"
+                    break
+        if reason is not None:
+            refused.append((*link, reason))
+            continue
+        small, large = (a, b) if len(ga.first_names) + len(ga.births) < len(gb.first_names) + len(gb.births) \
+            else (b, a)
+        parent[small] = large
+        merged = groups.pop(small)
+        target = groups[large]
+        target.first_names |= merged.first_names
+        target.births |= merged.births
+        for column, values in merged.identifiers.items():
+            target.identifiers.setdefault(column, set()).update(values)
+        accepted.append(tuple(link))
+    labels = {key: find(i) for key, i in index.items()}
+    return Clusters(labels, pd.DataFrame(accepted, columns=LINK_COLUMNS),
+                    pd.DataFrame(refused, columns=[*LINK_COLUMNS, "reason"]))

@@ -1,0 +1,97 @@
+"""Typing each identifier before trusting it: personal (one person's), shared (a family mailbox, a landline, a
+recycled mobile, a company's address: weak evidence) or junk (typed at a till, held by many: no evidence).
+
+An identifier is shared when the records carrying it name clearly different people (first names or birth dates
+that cannot be one person's, see ``compatibility``); junk when it is on a blocklist, looks made up
+(0600000000, a@a.fr), or is carried by more distinct people than ``max_people_per_key``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cdp.identity.compatibility import birth_dates_compatible, first_names_compatible
+
+PERSONAL, SHARED, JUNK = "personal", "shared", "junk"
+
+JUNK_EMAILS = frozenset({"test@test.com", "test@test.fr", "a@a.fr", "a@a.com", "aa@aa.fr", "x@x.fr", "xx@xx.fr",
+                         "noemail@noemail.com", "no@email.com", "nomail@nomail.com", "email@email.com",
+                         "client@client.fr", "none@none.com"})
+# Local parts that name no one: a till's placeholder, or a company's generic mailbox.
+_PLACEHOLDER_LOCAL = re.compile(r"^(?:test\d*|a+|x+|no-?e?mail|none|nobody|client|anonyme?|[a-z])$")
+_GENERIC_LOCAL = re.compile(r"^(?:contact|info|infos|accueil|bonjour|hello|service|services|admin|office|compta|rh|"
+                            r"secretariat|direction|commercial|sales|support|reception|magasin|boutique)$")
+
+
+def _made_up_phone(value: str) -> bool:
+    digits = value.lstrip("+")
+    national = digits[-9:]
+    # One digit repeated (06 00 00 00 00) or a run like 0123456789 / 0612345678's tail.
+    return len(set(national[1:])) <= 1 or national[-8:] in ("12345678", "23456789", "87654321")
+
+
+def built_in_junk(key: str, value: str) -> str | None:
+    """Why a value is junk whatever the data says, or None."""
+    if key == "email":
+        local = value.split("@")[0]
+        if value in JUNK_EMAILS or _PLACEHOLDER_LOCAL.match(local):
+            return "placeholder address"
+    elif key == "phone" and _made_up_phone(value):
+        return "made-up number"
+    return None
+
+
+@dataclass(frozen=True)
+class KeyTypes:
+    """Per key column, the kind of each value that occurs more than once or is junk; absent values are personal."""
+
+    kinds: dict[str, dict[str, str]]
+    reasons: dict[str, dict[str, str]]
+
+    def kind(self, key: str, value: str | None) -> str | None:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return None
+        return self.kinds.get(key, {}).get(value, PERSONAL)
+
+
+def _distinct_people(first_names: list[str | None], births: list, nicknames: Mapping[str, str]) -> tuple[int, str]:
+    """How many clearly different people a group of records names (greedy, by first name then birth date)."""
+    people: list[tuple[str | None, object]] = []
+    for first, birth in zip(first_names, births, strict=True):
+        birth = None if pd.isna(birth) else birth
+        first = None if pd.isna(first) else first
+        for index, (known_first, known_birth) in enumerate(people):
+            if first_names_compatible(first, known_first, nicknames) and birth_dates_compatible(birth, known_birth):
+                people[index] = (known_first or first, known_birth or birth)
+                break
+        else:
+            people.append((first, birth))
+    return len(people), "different first names or birth dates" if len(people) > 1 else ""
+
+
+def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_values: Mapping[str, tuple[str, ...]],
+                     max_people: int, nicknames: Mapping[str, str]) -> KeyTypes:
+    kinds: dict[str, dict[str, str]] = {}
+    reasons: dict[str, dict[str, str]] = {}
+    for key in keys:
+        kinds[key], reasons[key] = {}, {}
+        present = records[records[key].notna()]
+        configured = set(junk_values.get(key, ()))
+        for value in present[key].unique():
+            why = "listed as junk in the configuration" if value in configured else built_in_junk(key, value)
+            if why:
+                kinds[key][value], reasons[key][value] = JUNK, why
+        repeated = present[present[key].duplicated(keep=False) & ~present[key].isin(list(kinds[key]))]
+        for value, group in repeated.groupby(key, sort=False):
+            people, why = _distinct_people(group["first_name"].tolist(), group["birth_date"].tolist(), nicknames)
+            if people > max_people:
+                kinds[key][value], reasons[key][value] = JUNK, f"carried by {people} different people"
+            elif people > 1:
+                kinds[key][value], reasons[key][value] = SHARED, f"carried by {people} people: {why}"
+            elif key == "email" and _GENERIC_LOCAL.match(str(value).split("@")[0]):
+                kinds[key][value], reasons[key][value] = SHARED, "a generic mailbox"
+    return KeyTypes(kinds, reasons)

@@ -1,0 +1,140 @@
+"""The probabilistic matcher: Splink's Fellegi-Sunter model (DuckDB backend), its comparisons declared in config.
+
+What we add around Splink: the records it sees carry only *personal* identifiers (a family mailbox or a landline
+is null to it, so it never learns that a shared key is strong evidence); its m-probabilities are trained by EM on
+blocks of personal identifiers and of exact full name with birth date, never on shared keys; and a trained model
+is a versioned artefact (its JSON) that a run loads and never re-estimates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cdp.config.identity import ComparisonSpec, ProbabilisticSpec
+from cdp.identity.compatibility import fold
+
+# Splink logs each training step at INFO; a pipeline run keeps its own log quiet.
+logging.getLogger("splink").setLevel(logging.ERROR)
+
+COMPARED = ["first_name", "last_name", "full_name", "birth_date", "email", "phone", "postcode", "street", "city"]
+
+
+def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series]) -> pd.DataFrame:
+    """What Splink compares: folded names, dates as text, and only the personal value of each identifier."""
+    frame = pd.DataFrame({"unique_id": records["record_key"].to_numpy()})
+    for column in ("first_name", "last_name", "street", "city"):
+        frame[column] = records[column].map(lambda v: fold(v) if isinstance(v, str) and v else None).to_numpy()
+    frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
+        frame["first_name"].notna() & frame["last_name"].notna())
+    frame["birth_date"] = records["birth_date"].map(lambda d: d.isoformat() if pd.notna(d) else None).to_numpy()
+    frame["postcode"] = records["postcode"].to_numpy()
+    for key in ("email", "phone"):
+        frame[key] = personal[key].to_numpy() if key in personal else None
+    return frame
+
+
+def _comparison(spec: ComparisonSpec) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    column = spec.columns[0]
+    if spec.method == "forename_surname":
+        first, last = spec.columns
+        return cl.ForenameSurnameComparison(first, last, forename_surname_concat_col_name="full_name"
+                                            if spec.term_frequencies else None)
+    if spec.method == "name":
+        return cl.NameComparison(column)
+    if spec.method == "birth_date":
+        # Exact, then day and month swapped (a classic at the till), then one typed digit, then anything else.
+        swapped = (f"strftime(try_cast({column}_l AS DATE), '%Y-%d-%m') = {column}_r "
+                   f"AND substr({column}_l, 6, 2) <> substr({column}_l, 9, 2)")
+        return cl.CustomComparison([
+            cll.NullLevel(column), cll.ExactMatchLevel(column),
+            cll.CustomLevel(swapped, "day and month swapped"),
+            cll.DamerauLevenshteinLevel(column, 1), cll.ElseLevel(),
+        ], output_column_name=column, comparison_description="birth date")
+    if spec.method == "email":
+        # Not Splink's EmailComparison: its "same user name" level rewards firstname.lastname@ on two domains,
+        # which is the name again, not new evidence (and strangers with one name share it).
+        return cl.CustomComparison([
+            cll.NullLevel(column), cll.ExactMatchLevel(column), cll.DamerauLevenshteinLevel(column, 1),
+            cll.ElseLevel(),
+        ], output_column_name=column, comparison_description="email")
+    if spec.method == "phone":
+        same_line = f"right({column}_l, 8) = right({column}_r, 8)"
+        return cl.CustomComparison([
+            cll.NullLevel(column), cll.ExactMatchLevel(column), cll.CustomLevel(same_line, "last 8 digits"),
+            cll.ElseLevel(),
+        ], output_column_name=column, comparison_description="phone")
+    if spec.method == "text":
+        return cl.JaroWinklerAtThresholds(column, [0.95, 0.88])
+    exact = cl.ExactMatch(column)
+    return exact.configure(term_frequency_adjustments=True) if spec.term_frequencies else exact
+
+
+def settings(spec: ProbabilisticSpec) -> Any:
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[_comparison(c) for c in spec.comparisons],
+        blocking_rules_to_generate_predictions=[block_on(*columns) for columns in spec.blocking],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+def _linker(frame: pd.DataFrame, model: Any) -> Any:
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI(connection=duckdb.connect())
+    return Linker(db_api.register(frame, dataset_display_name="records"), model, log_level=None)
+
+
+def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dict[str, Any]:
+    """Fit the model on ``model_frame`` rows and return it as Splink's JSON (the artefact)."""
+    from splink import block_on
+
+    linker = _linker(frame, settings(spec))
+    deterministic = [block_on(key) for key in ("email", "phone") if frame[key].notna().any()]
+    deterministic.append(block_on("full_name", "birth_date"))
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(1e6, max(1e5, len(frame) ** 2 / 20)), seed=seed)
+    # EM on blocks where most pairs are the same person; each block leaves its own columns untrained.
+    for rule in deterministic:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+        except Exception as exc:  # a block with no pairs (a base without phones) teaches nothing
+            if "no pairs" not in str(exc).lower() and "empty" not in str(exc).lower():
+                raise
+    model = linker.misc.save_model_to_json(overwrite=True)
+    model["cdp"] = {"trained_at": datetime.now(UTC).isoformat(), "records": len(frame)}
+    return model
+
+
+def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float) -> pd.DataFrame:
+    """Scored pairs at or above ``threshold``: both keys, match weight and probability, and each comparison's
+    contribution (its match weight, with the term-frequency adjustment) and level."""
+    splink_model = {k: v for k, v in model.items() if k != "cdp"}
+    linker = _linker(frame, splink_model)
+    pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    names = [c["output_column_name"] for c in splink_model["comparisons"]]
+    out = pd.DataFrame({
+        "left": pairs["unique_id_l"], "right": pairs["unique_id_r"],
+        "match_weight": pairs["match_weight"], "match_probability": pairs["match_probability"],
+    })
+    contributions = []
+    for row in pairs.itertuples(index=False):
+        values = row._asdict()
+        contributions.append(json.dumps({
+            name: round(float(values.get(f"mw_{name}", 0.0)) + float(values.get(f"mw_tf_adj_{name}", 0.0) or 0.0), 2)
+            for name in names
+        }))
+    out["contributions"] = contributions
+    return out
