@@ -157,3 +157,20 @@ def test_link_quality_counts_pairs() -> None:
     assert (quality.predicted_pairs, quality.true_pairs, quality.correct_pairs) == (3, 2, 1)
     assert quality.precision == round(1 / 3, 4)
     assert quality.recall == 0.5
+
+
+def test_a_merge_keeps_the_oldest_profile_id_and_a_split_leaves_it_to_the_larger_part() -> None:
+    from datetime import timedelta
+
+    older, newer = pd.Timestamp(NOW - timedelta(days=30)), pd.Timestamp(NOW)
+    previous = pd.DataFrame({"record_key": ["crm:1", "crm:2", "crm:3", "crm:4", "crm:5"],
+                             "profile_id": ["POLD", "PNEW", "PNEW", "PNEW", "PSPLIT"],
+                             "linked_at": [older, newer, newer, newer, newer], "run_id": "r0"})
+    previous["linked_at"] = pd.to_datetime(previous["linked_at"], utc=True)
+    # crm:1 (alone, but first) and crm:2-4 are now one person; crm:5 stays alone.
+    resolution = link(records(("crm:1", "anne@x.fr", None, "Anne", None), ("crm:2", "anne@x.fr", None, "Anne", None),
+                              ("crm:3", "anne@x.fr", None, "Anne", None), ("crm:4", "anne@x.fr", None, "Anne", None),
+                              ("crm:5", None, None, "Zoé", None)), previous, run_id="r1")
+    ids = profile_of(resolution)
+    assert {ids[k] for k in ("crm:1", "crm:2", "crm:3", "crm:4")} == {"POLD"}
+    assert ids["crm:5"] == "PSPLIT"

@@ -19,8 +19,9 @@ def _new_profile_id(seed: str, taken: set[str]) -> str:
 def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int, str]:
     """A profile id per component of ``frame`` (record_key, component), given the previous run's links.
 
-    When a former profile splits, its largest part keeps the id and the others get new ones; when two profiles
-    merge, the larger one's id wins. An id that ever meant someone else is never reused.
+    A record joining a person takes that person's id; when profiles merge, the oldest id (the first linked) wins;
+    when a former profile splits, the part holding most of its records keeps the id and the others get new ones.
+    An id that ever meant someone else is never reused.
     """
     frame = frame.merge(previous[["record_key", "profile_id"]].rename(columns={"profile_id": "previous_id"}),
                         on="record_key", how="left")
@@ -29,8 +30,10 @@ def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int,
         .groupby(["component", "previous_id"]).size().rename("votes").reset_index()
     )
     sizes = frame.groupby("component").size().rename("size")
-    votes = votes.join(sizes, on="component").sort_values(
-        ["votes", "size", "previous_id"], ascending=[False, False, True]
+    first_linked = previous.groupby("profile_id")["linked_at"].min().rename("first_linked") if not previous.empty \
+        else pd.Series(dtype="datetime64[us, UTC]", name="first_linked")
+    votes = votes.join(sizes, on="component").join(first_linked, on="previous_id").sort_values(
+        ["first_linked", "votes", "size", "previous_id"], ascending=[True, False, False, True]
     )
     assigned: dict[int, str] = {}
     taken: set[str] = set()
