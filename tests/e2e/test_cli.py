@@ -75,9 +75,10 @@ def test_identity_resolution_finds_most_true_links_and_almost_no_false_ones(demo
     quality = json.loads(output)
     # Every linked record was judged against the truth.
     assert quality["records"] == query(demo_workdir, "SELECT count(*) AS n FROM identities")[0]["n"]
-    # The 400-profile, seed-7 demo gives precision 1.0 and recall 0.9275 (10,000 profiles: 0.9988 / 0.9494).
-    assert quality["precision"] >= 0.99
-    assert quality["recall"] >= 0.90
+    # The 400-profile, seed-7 demo (households, shared and junk keys, second accounts) gives precision 1.0 and
+    # recall 0.857; at 20,000 profiles 0.986 / 0.849 (README). Precision first: a wrong merge mixes two people.
+    assert quality["precision"] >= 0.97
+    assert quality["recall"] >= 0.80
 
 
 def test_activation_respects_consent_and_never_sends_clear_identifiers_to_ads(demo_workdir: Path) -> None:

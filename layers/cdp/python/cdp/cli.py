@@ -225,19 +225,35 @@ def validate(config: ConfigOption) -> None:
 @app.command()
 def evaluate(
     workdir: WorkdirOption,
-    truth: Annotated[Optional[Path], typer.Option(help="CSV with record_key,person_id; default WORKDIR/truth.csv")] = None,  # noqa: UP045
+    truth: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="CSV with record_key,person_id or source,source_id,person_id; default WORKDIR/truth.csv")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
     """Precision, recall and F1 of identity resolution (pairs of records) against a ground truth."""
-    import pandas as pd
+    from cdp.identity.evaluate import TruthFormatError, link_quality, read_truth
 
-    from cdp.identity.evaluate import link_quality
-
+    if format not in ("table", "json"):
+        errors.print(f"[red]--format must be table or json, not {format!r}[/red]")
+        raise typer.Exit(2)
     truth_path = truth or workdir / "truth.csv"
     if not truth_path.is_file():
-        errors.print(f"[red]no ground truth at {truth_path}; pass --truth FILE (columns record_key,person_id)[/red]")
+        errors.print(f"[red]no ground truth at {truth_path}; pass --truth FILE (columns record_key,person_id or "
+                     "source,source_id,person_id)[/red]")
         raise typer.Exit(2)
-    quality = link_quality(open_store(workdir).read("identities").to_pandas(), pd.read_csv(truth_path, dtype=str))
+    try:
+        expected = read_truth(truth_path)
+    except TruthFormatError as exc:
+        errors.print(f"[red]{truth_path}: {exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
+        raise typer.Exit(2)
+    identities = open_store(workdir).read("identities").to_pandas()
+    quality = link_quality(identities, expected)
+    if quality.records == 0:  # figures over nothing would read as perfect
+        errors.print(f"[red]none of the {len(identities):,} records in the identities table is in the ground truth "
+                     f"({len(expected):,} records); run the pipeline on the data the truth describes[/red]")
+        raise typer.Exit(1)
     if format == "json":
         sys.stdout.write(json.dumps(quality.as_dict()) + "\n")
         return

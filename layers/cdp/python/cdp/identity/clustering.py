@@ -22,7 +22,7 @@ MAX_IDENTIFIERS_PER_PERSON = 3
 
 @dataclass
 class _Group:
-    first_names: set[str] = field(default_factory=set)
+    names: set[tuple[str | None, str | None]] = field(default_factory=set)  # (first, last) as recorded
     births: set = field(default_factory=set)
     identifiers: dict[str, set[str]] = field(default_factory=dict)
 
@@ -39,7 +39,7 @@ LINK_COLUMNS = ["left", "right", "rule", "score", "match_weight", "contributions
 
 def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tuple[str, ...],
             nicknames: Mapping[str, str] = NICKNAMES) -> Clusters:
-    """``records``: record_key, first_name, birth_date and the personal identifier columns. ``links``: LINK_COLUMNS
+    """``records``: record_key, first_name, last_name, birth_date and the personal identifier columns. ``links``: LINK_COLUMNS
     with ``strength`` (larger first); each link is kept or refused in that order."""
     keys = records["record_key"].tolist()
     index = {key: i for i, key in enumerate(keys)}
@@ -47,8 +47,10 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
     groups: dict[int, _Group] = {}
     for i, row in enumerate(records.itertuples(index=False)):
         group = _Group()
-        if isinstance(row.first_name, str) and row.first_name:
-            group.first_names.add(row.first_name)
+        first = row.first_name if isinstance(row.first_name, str) and row.first_name else None
+        last = row.last_name if isinstance(row.last_name, str) and row.last_name else None
+        if first or last:
+            group.names.add((first, last))
         if pd.notna(row.birth_date):
             group.births.add(row.birth_date)
         for column in identifier_columns:
@@ -70,7 +72,7 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
         if a == b:
             continue
         ga, gb = groups[a], groups[b]
-        reason = groups_compatible(ga.first_names, gb.first_names, ga.births, gb.births, nicknames)
+        reason = groups_compatible(ga.names, gb.names, ga.births, gb.births, nicknames)
         if reason is None:
             for column in identifier_columns:
                 joined = ga.identifiers.get(column, set()) | gb.identifiers.get(column, set())
@@ -80,12 +82,11 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
         if reason is not None:
             refused.append((*link, reason))
             continue
-        small, large = (a, b) if len(ga.first_names) + len(ga.births) < len(gb.first_names) + len(gb.births) \
-            else (b, a)
+        small, large = (a, b) if len(ga.names) + len(ga.births) < len(gb.names) + len(gb.births) else (b, a)
         parent[small] = large
         merged = groups.pop(small)
         target = groups[large]
-        target.first_names |= merged.first_names
+        target.names |= merged.names
         target.births |= merged.births
         for column, values in merged.identifiers.items():
             target.identifiers.setdefault(column, set()).update(values)

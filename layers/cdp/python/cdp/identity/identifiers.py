@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cdp.identity.compatibility import birth_dates_compatible, first_names_compatible
+from cdp.identity.compatibility import birth_dates_compatible, first_names_compatible, fold, names_compatible
 
 PERSONAL, SHARED, JUNK = "personal", "shared", "junk"
 
@@ -45,6 +45,49 @@ def built_in_junk(key: str, value: str) -> str | None:
     return None
 
 
+_LOCAL_TOKENS = re.compile(r"[a-z]+")
+
+
+def first_name_in_email(email: str | None, known_first_names: set[str]) -> str | None:
+    """The first name an address spells (marie.dupont@, dupont.marie@, marie-dupont75@), when its local part
+    starts or ends with a first name carried by some record of the base, or None."""
+    if not isinstance(email, str):
+        return None
+    tokens = _LOCAL_TOKENS.findall(email.split("@")[0])
+    if len(tokens) < 2:
+        return None
+    for token in (tokens[0], tokens[-1]):
+        if len(token) >= 3 and token in known_first_names:
+            return token
+    return None
+
+
+def implied_first_names(records: pd.DataFrame) -> pd.Series:
+    """Each record's first name, or when it has none, the one its email address spells.
+
+    An account often has no first name, but jeanne.martin@ says whose it is: without this, a partner's address on
+    someone's loyalty card would join two people that nothing else tells apart.
+    """
+    known = {fold(name) for name in records["first_name"].dropna().unique() if isinstance(name, str)}
+    known = {name for name in known if " " not in name}
+    spelled = records["email"].map(lambda email: first_name_in_email(email, known))
+    return records["first_name"].where(records["first_name"].notna(), spelled)
+
+
+def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Mapping[str, str]) -> pd.Series:
+    """True where a record's email spells another first name than the record's own: a partner's or a relative's
+    address typed on this person's card. It is no identity of this record's person."""
+    known = {fold(name) for name in first_names.dropna().unique() if isinstance(name, str)}
+    known = {name for name in known if " " not in name}
+
+    def borrowed(email: object, first: object) -> bool:
+        spelled = first_name_in_email(email, known) if isinstance(first, str) else None
+        return spelled is not None and not first_names_compatible(spelled, first, nicknames)
+
+    return pd.Series([borrowed(e, f) for e, f in zip(records["email"], first_names, strict=True)],
+                     index=records.index)
+
+
 @dataclass(frozen=True)
 class KeyTypes:
     """Per key column, the kind of each value that occurs more than once or is junk; absent values are personal."""
@@ -58,25 +101,30 @@ class KeyTypes:
         return self.kinds.get(key, {}).get(value, PERSONAL)
 
 
-def _distinct_people(first_names: list[str | None], births: list, nicknames: Mapping[str, str]) -> tuple[int, str]:
-    """How many clearly different people a group of records names (greedy, by first name then birth date)."""
-    people: list[tuple[str | None, object]] = []
-    for first, birth in zip(first_names, births, strict=True):
+def _distinct_people(first_names: list[str | None], last_names: list[str | None], births: list,
+                     nicknames: Mapping[str, str]) -> tuple[int, str]:
+    """How many clearly different people a group of records names (greedy, by name then birth date)."""
+    people: list[tuple[str | None, str | None, object]] = []
+    for first, last, birth in zip(first_names, last_names, births, strict=True):
         birth = None if pd.isna(birth) else birth
         first = None if pd.isna(first) else first
-        for index, (known_first, known_birth) in enumerate(people):
-            if first_names_compatible(first, known_first, nicknames) and birth_dates_compatible(birth, known_birth):
-                people[index] = (known_first or first, known_birth or birth)
+        last = None if pd.isna(last) else last
+        for index, (known_first, known_last, known_birth) in enumerate(people):
+            if names_compatible(first, last, known_first, known_last, nicknames) \
+                    and birth_dates_compatible(birth, known_birth):
+                people[index] = (known_first or first, known_last or last, known_birth or birth)
                 break
         else:
-            people.append((first, birth))
-    return len(people), "different first names or birth dates" if len(people) > 1 else ""
+            people.append((first, last, birth))
+    return len(people), "different names or birth dates" if len(people) > 1 else ""
 
 
 def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_values: Mapping[str, tuple[str, ...]],
-                     max_people: int, nicknames: Mapping[str, str]) -> KeyTypes:
+                     max_people: int, nicknames: Mapping[str, str], first_names: pd.Series | None = None) -> KeyTypes:
+    """``first_names`` defaults to the records' own; pass ``implied_first_names`` to count what emails spell."""
     kinds: dict[str, dict[str, str]] = {}
     reasons: dict[str, dict[str, str]] = {}
+    first_names = records["first_name"] if first_names is None else first_names
     for key in keys:
         kinds[key], reasons[key] = {}, {}
         present = records[records[key].notna()]
@@ -87,7 +135,8 @@ def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_value
                 kinds[key][value], reasons[key][value] = JUNK, why
         repeated = present[present[key].duplicated(keep=False) & ~present[key].isin(list(kinds[key]))]
         for value, group in repeated.groupby(key, sort=False):
-            people, why = _distinct_people(group["first_name"].tolist(), group["birth_date"].tolist(), nicknames)
+            people, why = _distinct_people(first_names.loc[group.index].tolist(), group["last_name"].tolist(),
+                                           group["birth_date"].tolist(), nicknames)
             if people > max_people:
                 kinds[key][value], reasons[key][value] = JUNK, f"carried by {people} different people"
             elif people > 1:

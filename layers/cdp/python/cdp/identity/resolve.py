@@ -24,7 +24,15 @@ from cdp.config.identity import IdentitySpec
 from cdp.identity import model as matcher
 from cdp.identity.clustering import LINK_COLUMNS, cluster
 from cdp.identity.compatibility import NICKNAMES, fold
-from cdp.identity.identifiers import JUNK, PERSONAL, SHARED, KeyTypes, type_identifiers
+from cdp.identity.identifiers import (
+    JUNK,
+    PERSONAL,
+    SHARED,
+    KeyTypes,
+    borrowed_emails,
+    implied_first_names,
+    type_identifiers,
+)
 from cdp.identity.stable_ids import assign_profile_ids
 
 COLUMNS = ["record_key", "source", "profile_id", "rule", "score", "run_id", "linked_at"]
@@ -46,15 +54,29 @@ def _nicknames(spec: IdentitySpec) -> dict[str, str]:
     return NICKNAMES | {fold(k): fold(v) for k, v in spec.nicknames.items()}
 
 
-def personal_values(records: pd.DataFrame, key_types: KeyTypes, keys: tuple[str, ...]) -> dict[str, pd.Series]:
-    """Each key column with only its personal values kept (shared and junk ones become null)."""
+def personal_values(records: pd.DataFrame, key_types: KeyTypes, keys: tuple[str, ...],
+                    borrowed: pd.Series | None = None) -> dict[str, pd.Series]:
+    """Each key column with only its personal values kept: shared and junk ones, and emails that spell another
+    person's first name than the record's (``borrowed``), become null."""
     out = {}
     for key in keys:
         kinds = key_types.kinds.get(key, {})
         values = records[key]
         untrusted = values.isin([v for v, kind in kinds.items() if kind != PERSONAL])
+        if key == "email" and borrowed is not None:
+            untrusted |= borrowed
         out[key] = values.where(~untrusted & values.notna(), None)
     return out
+
+
+def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]) -> tuple[KeyTypes, pd.Series,
+                                                                                           dict[str, pd.Series]]:
+    """Identifier types, each record's first name (its own, or the one its email spells), and personal values."""
+    first_names = implied_first_names(records)
+    key_types = type_identifiers(records, spec.deterministic_keys, junk_values=spec.junk_values,
+                                 max_people=spec.max_people_per_key, nicknames=nicknames, first_names=first_names)
+    borrowed = borrowed_emails(records, first_names, nicknames)
+    return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed)
 
 
 def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...]) -> list[pd.DataFrame]:
@@ -128,12 +150,9 @@ def probabilistic_links(records: pd.DataFrame, frame: pd.DataFrame, model: dict[
 
 def train_matcher(records: pd.DataFrame, spec: IdentitySpec) -> dict[str, Any]:
     """Fit the probabilistic model on the current records, seeing only their personal identifiers."""
-    keys = spec.deterministic_keys
-    key_types = type_identifiers(records, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
-                                 nicknames=_nicknames(spec))
-    frame = matcher.model_frame(records.reset_index(drop=True), personal_values(records.reset_index(drop=True),
-                                                                                 key_types, keys))
-    return matcher.train(frame, spec.probabilistic)
+    records = records.reset_index(drop=True)
+    _, _, personal = _typed(records, spec, _nicknames(spec))
+    return matcher.train(matcher.model_frame(records, personal), spec.probabilistic)
 
 
 def resolve(
@@ -150,12 +169,10 @@ def resolve(
     keys = spec.deterministic_keys
     nicknames = _nicknames(spec)
     records = records.reset_index(drop=True)
-    key_types = type_identifiers(records, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
-                                 nicknames=nicknames)
+    key_types, first_names, personal = _typed(records, spec, nicknames)
     if records.empty:
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
                           pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
-    personal = personal_values(records, key_types, keys)
     candidates = _key_links(records, personal, keys)
     candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"])))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
@@ -165,7 +182,8 @@ def resolve(
         candidates.append(scored)
     links = pd.concat([c for c in candidates if not c.empty], ignore_index=True) if any(
         not c.empty for c in candidates) else pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
-    guarded = records[["record_key", "first_name", "birth_date"]].assign(**{k: personal[k] for k in keys})
+    guarded = records[["record_key", "last_name", "birth_date"]].assign(first_name=first_names,
+                                                                        **{k: personal[k] for k in keys})
     clusters = cluster(guarded, links, keys, nicknames)
 
     frame = pd.DataFrame({"record_key": records["record_key"], "source": records["source"]})

@@ -30,9 +30,11 @@ def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int,
         .groupby(["component", "previous_id"]).size().rename("votes").reset_index()
     )
     sizes = frame.groupby("component").size().rename("size")
-    first_linked = previous.groupby("profile_id")["linked_at"].min().rename("first_linked") if not previous.empty \
-        else pd.Series(dtype="datetime64[us, UTC]", name="first_linked")
-    votes = votes.join(sizes, on="component").join(first_linked, on="previous_id").sort_values(
+    votes = votes.join(sizes, on="component")
+    if votes.empty:
+        return _new_ids(frame, {}, set(previous["profile_id"]))
+    votes["first_linked"] = votes["previous_id"].map(previous.groupby("profile_id")["linked_at"].min())
+    votes = votes.sort_values(
         ["first_linked", "votes", "size", "previous_id"], ascending=[True, False, False, True]
     )
     assigned: dict[int, str] = {}
@@ -41,7 +43,11 @@ def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int,
         if component not in assigned and previous_id not in taken:
             assigned[component] = previous_id
             taken.add(previous_id)
-    taken |= set(previous["profile_id"])
+    return _new_ids(frame, assigned, taken | set(previous["profile_id"]))
+
+
+def _new_ids(frame: pd.DataFrame, assigned: dict[int, str], taken: set[str]) -> dict[int, str]:
+    """New ids for the components that kept none, derived from their first record key."""
     seeds = frame.groupby("component")["record_key"].min()
     for component, seed in seeds.items():
         if component not in assigned:
