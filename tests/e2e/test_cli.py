@@ -205,3 +205,43 @@ def test_ingest_exits_non_zero_only_when_a_file_is_rejected(tmp_path: Path, smal
     assert code == 1
     assert "rejected" in output
     assert "binary" in output
+
+
+def test_train_saves_a_new_model_version_that_the_next_run_loads(demo_workdir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_workdir, workdir)
+    first = (workdir / "models" / "identity" / "LATEST").read_text()  # the demo's first run trained one
+
+    code, output = cdp("train", "--config", CONFIG, "--workdir", str(workdir), "--as-of", "2026-11-01")
+
+    assert code == 0, output
+    latest = (workdir / "models" / "identity" / "LATEST").read_text()
+    assert latest != first and latest.startswith("2026-11-01-")
+    assert json.loads((workdir / "models" / "identity" / f"{latest}.json").read_text())["comparisons"]
+    code, output = cdp("run", "--config", CONFIG, "--landing", str(workdir / "landing"), "--workdir", str(workdir),
+                       "--as-of", "2026-11-01")
+    assert code == 0, output
+    assert "No identity model was trained yet" not in output
+    code, output = cdp("train", "--config", CONFIG, "--workdir", str(workdir), "--as-of", "2020-01-01")
+    assert code == 2
+    assert "no records to train on dated up to 2020-01-01" in output
+    assert (workdir / "models" / "identity" / "LATEST").read_text() == latest  # a failed training changes nothing
+
+
+def test_explain_tells_why_a_record_sits_in_its_profile(demo_workdir: Path) -> None:
+    linked = query(demo_workdir, "SELECT left_key, right_key, rule FROM identity_links ORDER BY rule, left_key LIMIT 1")
+    (link,) = linked
+    code, output = cdp("explain", "--workdir", str(demo_workdir), "--record", link["left_key"])
+    assert code == 0, output
+    assert link["right_key"] in output
+    assert {"email": "the same personal email address", "phone": "the same personal phone number",
+            "probabilistic": "match weight", "cross_reference": "an order that names both"}[link["rule"]] in output
+    reviewed = query(demo_workdir, "SELECT record_keys FROM identity_reviews WHERE kind = 'shared_phone' LIMIT 1")
+    code, output = cdp("explain", "--workdir", str(demo_workdir), "--record", reviewed[0]["record_keys"][0])
+    assert code == 0, output
+    assert "Its phone was not used as identity (shared" in output
+    code, output = cdp("explain", "--workdir", str(demo_workdir), "--record", "crm:NOPE")
+    assert code == 2
+    assert "no record 'crm:NOPE'" in output

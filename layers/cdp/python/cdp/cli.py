@@ -71,6 +71,16 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
         f"Records: [bold]{steps['resolve']['records']:,}[/bold] → profiles: [bold]{steps['merge']['profiles']:,}[/bold]"
         f" (records re-linked this run: {steps['resolve']['relinked']})"
     )
+    resolved = steps["resolve"]
+    if resolved["model_trained"]:
+        console.print(f"No identity model was trained yet: trained one on these records first (version "
+                      f"{resolved['model']}; `cdp train` refreshes it).")
+    elif resolved["model"] is None:
+        console.print("No identity model: records were linked by their identifiers only (too few records to train "
+                      "one, or the probabilistic matcher is disabled).")
+    links = ", ".join(f"{rule} {count:,}" for rule, count in resolved["links"].items())
+    console.print(f"Links: {links or 'none'}; candidate links refused by the household guards: "
+                  f"{resolved['refused']:,} (see identity_reviews, or cdp explain --record KEY)")
     segments = Table(title="Segments", title_justify="left")
     for column in ("segment", "members", ):
         segments.add_column(column)
@@ -263,6 +273,56 @@ def evaluate(
     for key, value in quality.as_dict().items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
     console.print(table)
+
+
+@app.command()
+def train(
+    config: ConfigOption,
+    workdir: WorkdirOption,
+    as_of: Annotated[Optional[str], typer.Option(help="Train on data ingested up to this date (YYYY-MM-DD).")] = None,  # noqa: UP045
+) -> None:
+    """Fit the identity matcher on the data up to a date and save it as a new version (runs load the latest)."""
+    from cdp.pipeline.local import local_models
+    from cdp.pipeline.training import train_models
+
+    loaded = _load(config)
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; ingest files first (cdp ingest or cdp run)[/red]")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    with console.status("Training…"):
+        try:
+            trained = train_models(open_store(workdir), loaded, local_models(workdir),
+                                   date.fromisoformat(as_of) if as_of else None)
+        except ValueError as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    for model in trained:
+        console.print(f"Trained {model.model} model version {model.version} on {model.records:,} records "
+                      f"in {time.perf_counter() - started:.1f} s: {workdir / 'models' / model.model}")
+
+
+@app.command()
+def explain(
+    workdir: WorkdirOption,
+    record: Annotated[str, typer.Option(help="Record key, <source>:<key>, e.g. crm:C0100001.")],
+) -> None:
+    """Why a record sits in its profile: the chain of links, and the candidate links refused."""
+    from cdp.identity.explain import UnknownRecord
+    from cdp.identity.explain import explain as explain_record
+
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
+        raise typer.Exit(2)
+    store = open_store(workdir)
+    try:
+        lines = explain_record(record, store.read("identities").to_pandas(), store.read("identity_links").to_pandas(),
+                               store.read("identity_reviews").to_pandas())
+    except UnknownRecord as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from cdp.config import Config
 from cdp.identity.resolve import train_matcher
 from cdp.lineage import current_versions
-from cdp.pipeline.steps import IDENTITY_MODEL
+from cdp.pipeline.steps import IDENTITY_MODEL, MIN_RECORDS_TO_TRAIN
 from cdp.ports import ModelStore, TableStore
 
 
@@ -23,15 +26,20 @@ class Trained:
 def train_models(store: TableStore, config: Config, models: ModelStore, as_of: date | None = None,
                  now: datetime | None = None) -> list[Trained]:
     now = now or datetime.now(UTC)
-    row_filter = None
+    records = store.read("records")
     if as_of is not None:
-        # Only what had been ingested by the end of that day: a back-test must not learn from the future.
-        end = datetime.combine(as_of + timedelta(days=1), time(), UTC)
-        row_filter = f"ingested_at < '{end.isoformat()}'"
-    records = current_versions(store.read("records", row_filter)).to_pandas()
+        # Only the versions that existed by the end of that day (updated then, or ingested then when a source
+        # gives no update time): a back-test must not learn from the future.
+        end = pa.scalar(datetime.combine(as_of + timedelta(days=1), time(), UTC), records.schema.field("ingested_at").type)
+        when = pc.coalesce(records["updated_at"], records["ingested_at"])
+        records = records.filter(pc.less(when, end))
+    records = current_versions(records).to_pandas()
     if records.empty:
-        raise ValueError("no records to train on" + (f" ingested by {as_of}" if as_of else "") +
+        raise ValueError("no records to train on" + (f" dated up to {as_of}" if as_of else "") +
                          "; ingest files first (cdp ingest or cdp run)")
+    if len(records) < MIN_RECORDS_TO_TRAIN:
+        raise ValueError(f"{len(records)} records" + (f" dated up to {as_of}" if as_of else "") + " are too few to "
+                         f"train the identity matcher (at least {MIN_RECORDS_TO_TRAIN}); identifiers alone link them")
     version = f"{(as_of or now.date()).isoformat()}-{now:%Y%m%dT%H%M%S}"
     models.save(IDENTITY_MODEL, version, train_matcher(records, config.identity))
     return [Trained(IDENTITY_MODEL, version, len(records))]
