@@ -97,6 +97,8 @@ SECOND_CARD_PHONE = {"none": 0.30, "new": 0.20, "same": 0.50}  # the second card
 MOVED_ON_SECOND_CARD = 0.4  # second cards with a new address
 SECOND_ACCOUNT_RATE = 0.03  # account holders with a second web account under another email
 SECOND_ACCOUNT_PHONE = 0.5  # ... that gives the same phone (the others share no key with the first)
+WEB_ORDER_WITH_CARD = 0.15  # web and app orders where the buyer typed their loyalty card number at checkout
+STORE_E_RECEIPT = 0.25  # store orders whose receipt was sent by email (the address typed at the till)
 SWAPPED_BIRTH_RATE = 0.03  # records with day and month swapped in the birth date (where the day is 12 or less)
 NICKNAME_RATE = 0.05  # records with a nickname or an initial for the first name (Alexandre → Alex, J., JP)
 HYPHEN_PARTIAL_RATE = 0.35  # records of a hyphenated name typed in part (Jean-Pierre → Jean, Jean Pierre)
@@ -726,11 +728,13 @@ def _orders(rng: np.random.Generator, persons: pd.DataFrame, crm: list[dict], ac
                 amount += unit_price * int(qty)
                 lines.append({"order_id": order_id, "line_no": line_no, "sku": sku, "category": category,
                               "quantity": int(qty), "unit_price": f"{unit_price:.2f}"})
+            card_at_checkout = channel != "store" and customer_id is not None and rng.random() < WEB_ORDER_WITH_CARD
+            e_receipt = channel == "store" and rng.random() < STORE_E_RECEIPT
             orders.append({
                 "order_id": order_id,
-                "customer_id": customer_id if channel == "store" else "",
+                "customer_id": customer_id if channel == "store" or card_at_checkout else "",
                 "account_id": (account_id or "") if channel != "store" else "",
-                "email": "" if channel == "store" else _vary_email(rng, p.email),
+                "email": _vary_email(rng, p.email) if channel != "store" or e_receipt else "",
                 "order_date": order_date.strftime("%Y-%m-%dT%H:%M:%S"),
                 "channel": channel,
                 "store_id": f"S{int(rng.integers(1, 40)):03d}" if channel == "store" else "",

@@ -63,15 +63,21 @@ def first_name_in_email(email: str | None, known_first_names: set[str]) -> str |
 
 
 def implied_first_names(records: pd.DataFrame) -> pd.Series:
-    """Each record's first name, or when it has none, the one its email address spells.
+    """Each record's first name, or when it has none (or only an initial), the one its email address spells.
 
     An account often has no first name, but jeanne.martin@ says whose it is: without this, a partner's address on
     someone's loyalty card would join two people that nothing else tells apart.
     """
     known = {fold(name) for name in records["first_name"].dropna().unique() if isinstance(name, str)}
-    known = {name for name in known if " " not in name}
+    known = {name for name in known if " " not in name and len(name) > 2}
     spelled = records["email"].map(lambda email: first_name_in_email(email, known))
-    return records["first_name"].where(records["first_name"].notna(), spelled)
+    first = records["first_name"]
+    # An initial (P.) says less than the address (paula.davis@) when the two agree on the first letter.
+    initial = first.map(lambda name: isinstance(name, str) and len(fold(name).replace(" ", "")) == 1)
+    agrees = [isinstance(s, str) and isinstance(f, str) and s[0] == fold(f)[0] for s, f in zip(spelled, first,
+                                                                                              strict=True)]
+    first = first.where(~(initial & pd.Series(agrees, index=first.index)), spelled)
+    return first.where(first.notna(), spelled)
 
 
 def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Mapping[str, str]) -> pd.Series:

@@ -60,12 +60,9 @@ def _comparison(spec: ComparisonSpec) -> Any:
             cll.DamerauLevenshteinLevel(column, 1), cll.ElseLevel(),
         ], output_column_name=column, comparison_description="birth date")
     if spec.method == "email":
-        # Not Splink's EmailComparison: its "same user name" level rewards firstname.lastname@ on two domains,
-        # which is the name again, not new evidence (and strangers with one name share it).
-        return cl.CustomComparison([
-            cll.NullLevel(column), cll.ExactMatchLevel(column), cll.DamerauLevenshteinLevel(column, 1),
-            cll.ElseLevel(),
-        ], output_column_name=column, comparison_description="email")
+        # Exact or not, nothing between: Splink's EmailComparison rewards firstname.lastname@ on two domains, and a
+        # one-letter level rewards paul.davis@ against paula.davis@: the name again, not new evidence.
+        return cl.ExactMatch(column)
     if spec.method == "phone":
         same_line = f"right({column}_l, 8) = right({column}_r, 8)"
         return cl.CustomComparison([
@@ -105,7 +102,7 @@ def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dic
     deterministic = [block_on(key) for key in ("email", "phone") if frame[key].notna().any()]
     deterministic.append(block_on("full_name", "birth_date"))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(1e6, max(1e5, len(frame) ** 2 / 20)), seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(3e5, max(1e5, len(frame) ** 2 / 20)), seed=seed)
     # EM on blocks where most pairs are the same person; each block leaves its own columns untrained.
     for rule in deterministic:
         try:

@@ -97,8 +97,9 @@ def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: t
 
 
 def cross_reference_links(facts: Mapping[str, pd.DataFrame], links_by_table: Mapping[str, list[dict[str, str]]],
-                          known: set[str]) -> pd.DataFrame:
-    """A fact that names records of two person sources (an order with a card and an account) links them."""
+                          known: set[str], owner_of_email: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A fact that names records of two person sources (an order with a card and an account) links them; so does
+    one naming a record and a personal email (a receipt sent by email): to the record that holds that email."""
     frames = []
     for table, column_links in links_by_table.items():
         rows = facts.get(table)
@@ -110,6 +111,11 @@ def cross_reference_links(facts: Mapping[str, pd.DataFrame], links_by_table: Map
                 for b in columns[i + 1:]:
                     both = rows[rows[a].notna() & rows[b].notna()]
                     pairs = pd.DataFrame({"left": links[a] + ":" + both[a], "right": links[b] + ":" + both[b]})
+                    frames.append(pairs.drop_duplicates())
+            if owner_of_email and "email" in rows.columns:
+                for a in columns:
+                    both = rows[rows[a].notna() & rows["email"].isin(list(owner_of_email))]
+                    pairs = pd.DataFrame({"left": links[a] + ":" + both[a], "right": both["email"].map(owner_of_email)})
                     frames.append(pairs.drop_duplicates())
     if not frames:
         return pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
@@ -174,7 +180,10 @@ def resolve(
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
                           pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
     candidates = _key_links(records, personal, keys)
-    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"])))
+    emails = personal.get("email")
+    owners = {} if emails is None else dict(
+        records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
+    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]), owners))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal)

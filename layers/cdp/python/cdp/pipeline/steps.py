@@ -103,10 +103,10 @@ def identity_model(records: pd.DataFrame, ctx: StepContext) -> tuple[str | None,
 
 
 def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
-    """Per fact table, the link columns of each source landing there that names two person sources."""
+    """Per fact table, the link columns of each source landing there that names person sources."""
     links: dict[str, list[dict[str, str]]] = {}
     for spec in config.sources.values():
-        if spec.table != "records" and len(spec.links) >= 2:
+        if spec.table != "records" and spec.links:
             links.setdefault(spec.table, []).append({spec.target(c): target for c, target in spec.links.items()})
     return links
 
