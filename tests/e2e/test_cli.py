@@ -83,7 +83,7 @@ def test_identity_resolution_finds_most_true_links_and_almost_no_false_ones(demo
 
 def test_activation_respects_consent_and_never_sends_clear_identifiers_to_ads(demo_workdir: Path) -> None:
     profiles = {p["profile_id"]: p for p in query(
-        demo_workdir, "SELECT profile_id, email_opt_in, sms_opt_in, phone FROM profiles")}
+        demo_workdir, "SELECT profile_id, consent_email, consent_sms, consent_ads, phone FROM profiles")}
     outbox = demo_workdir / "outbox"
     # The demo's lapsing segment goes to sms: an empty or missing outbox would let the checks below pass unread.
     sms = (outbox / "sms.jsonl").read_text().splitlines()
@@ -91,7 +91,7 @@ def test_activation_respects_consent_and_never_sends_clear_identifiers_to_ads(de
     for line in sms:
         detail = json.loads(line)["detail"]
         profile = profiles[detail["profile_id"]]
-        assert profile["sms_opt_in"] is True
+        assert profile["consent_sms"] is True
         assert profile["phone"]
         assert "sms" in detail["channels"]
         assert detail["holdout"] is False
@@ -99,14 +99,14 @@ def test_activation_respects_consent_and_never_sends_clear_identifiers_to_ads(de
     assert email
     for line in email:
         detail = json.loads(line)["detail"]
-        assert profiles[detail["profile_id"]]["email_opt_in"] is True
+        assert profiles[detail["profile_id"]]["consent_email"] is True
         assert "email" in detail["channels"]
         assert detail["holdout"] is False
     ads = (outbox / "ads.jsonl").read_text().splitlines()
     assert ads
     for line in ads:
         detail = json.loads(line)["detail"]
-        assert profiles[detail["profile_id"]]["email_opt_in"] is True
+        assert profiles[detail["profile_id"]]["consent_ads"] is True
         assert detail["channels"] == ["ads"]
         assert "identifiers" not in detail
         assert "@" not in json.dumps(detail)
@@ -245,3 +245,20 @@ def test_explain_tells_why_a_record_sits_in_its_profile(demo_workdir: Path) -> N
     code, output = cdp("explain", "--workdir", str(demo_workdir), "--record", "crm:NOPE")
     assert code == 2
     assert "no record 'crm:NOPE'" in output
+
+
+def test_resolve_full_rebuilds_the_same_persons_as_the_incremental_runs(demo_workdir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_workdir, workdir)
+    before = query(workdir, "SELECT record_key, profile_id FROM identities ORDER BY record_key")
+
+    code, output = cdp("resolve", "--config", CONFIG, "--workdir", str(workdir))
+    assert code == 0, output
+    assert "Resolved incrementally: 0 records compared" in output
+    code, output = cdp("resolve", "--config", CONFIG, "--workdir", str(workdir), "--full")
+    assert code == 0, output
+    assert "Resolved fully" in output
+    assert "(0 records changed profile)" in output
+    assert query(workdir, "SELECT record_key, profile_id FROM identities ORDER BY record_key") == before

@@ -20,13 +20,19 @@ NOW = datetime(2026, 11, 1, 6, tzinfo=UTC)
 CHANGE_RUN = "run-20261101T060000-abcdef"
 
 # The retail plans: high_value → email + ads (hashed); lapsing → email + sms; browsers_no_purchase → email +
-# crm_webhook (no consent field). email and ads need email_opt_in, sms needs sms_opt_in and a phone.
+# crm_webhook (no consent field). email needs consent_email, ads consent_ads, sms consent_sms and a phone. As merged,
+# consent_ads is the email consent unless a record stated ads_opt_in.
 PEOPLE = {
-    "all_yes": {"email": "all.yes@example.fr", "phone": "+33611111111", "email_opt_in": True, "sms_opt_in": True},
-    "email_no": {"email": "email.no@example.fr", "phone": "+33622222222", "email_opt_in": False, "sms_opt_in": True},
-    "unknown": {"email": "unknown@example.fr", "phone": "+33633333333", "email_opt_in": None, "sms_opt_in": None},
-    "sms_no": {"email": "sms.no@example.fr", "phone": "+33644444444", "email_opt_in": True, "sms_opt_in": False},
-    "no_phone": {"email": "no.phone@example.fr", "phone": None, "email_opt_in": True, "sms_opt_in": True},
+    "all_yes": {"email": "all.yes@example.fr", "phone": "+33611111111", "consent_email": True, "consent_sms": True,
+                "consent_ads": True},
+    "email_no": {"email": "email.no@example.fr", "phone": "+33622222222", "consent_email": False, "consent_sms": True,
+                 "consent_ads": False},
+    "unknown": {"email": "unknown@example.fr", "phone": "+33633333333", "consent_email": None, "consent_sms": None,
+                "consent_ads": None},
+    "sms_no": {"email": "sms.no@example.fr", "phone": "+33644444444", "consent_email": True, "consent_sms": False,
+               "consent_ads": True},
+    "no_phone": {"email": "no.phone@example.fr", "phone": None, "consent_email": True, "consent_sms": True,
+                 "consent_ads": True},
 }
 
 
@@ -83,6 +89,14 @@ def test_people_are_listed_only_on_the_channels_they_consented_to(config: Config
         "sms_no": ["crm_webhook", "email"], "no_phone": ["crm_webhook", "email"]}
 
 
+def test_ads_audiences_follow_the_ads_consent_and_email_the_email_consent(config: Config) -> None:
+    assert (config.channels["email"].consent, config.channels["ads"].consent) == ("consent_email", "consent_ads")
+    people = {"ads_only": {"email": "ads.only@example.fr", "consent_email": False, "consent_ads": True},
+              "email_only": {"email": "email.only@example.fr", "consent_email": True, "consent_ads": False}}
+    listed = channels_per_profile(plan(config, entering("high_value", people), people))
+    assert listed == {"ads_only": ["ads"], "email_only": ["email"]}
+
+
 def test_the_event_detail_lists_the_same_channels_as_the_recorded_row(config: Config) -> None:
     for activation in plan(config, entering("lapsing") + entering("high_value")):
         assert activation.event["detail"]["channels"] == activation.row["channels"]
@@ -99,8 +113,8 @@ def test_someone_without_consent_is_recorded_with_no_channel_and_no_identifier(c
 
 
 def test_a_person_without_a_phone_is_never_listed_for_sms(config: Config) -> None:
-    people = {**PEOPLE, "no_phone_2": {"email": None, "phone": None, "email_opt_in": True, "sms_opt_in": True},
-              "empty_phone": {"email": "e@example.fr", "phone": "", "email_opt_in": False, "sms_opt_in": True}}
+    people = {**PEOPLE, "no_phone_2": {"email": None, "phone": None, "consent_email": True, "consent_sms": True},
+              "empty_phone": {"email": "e@example.fr", "phone": "", "consent_email": False, "consent_sms": True}}
     listed = channels_per_profile(plan(config, entering("lapsing", people), people))
     assert [pid for pid, channels in listed.items() if "sms" in channels] == ["all_yes", "email_no"]
     assert listed["no_phone_2"] == []  # no email either, so the email channel cannot reach them
@@ -171,7 +185,7 @@ def test_hold_out_members_get_an_event_with_no_channel(retail_config: Config) ->
 def test_the_hold_out_share_matches_the_plan_over_ten_thousand_profiles(retail_config: Config) -> None:
     [high_value] = [p for p in retail_config.activation_plans if p.segment == "high_value"]
     assert high_value.holdout_share == 0.1
-    people = {f"profile-{i:05d}": {"email_opt_in": False} for i in range(10_000)}
+    people = {f"profile-{i:05d}": {"consent_email": False} for i in range(10_000)}
     activations = plan(retail_config, entering("high_value", people), people)
     assert len(activations) == 10_000  # nobody consented: one channel-less event each
     share = sum(a.row["holdout"] for a in activations) / 10_000
@@ -180,7 +194,7 @@ def test_the_hold_out_share_matches_the_plan_over_ten_thousand_profiles(retail_c
 
 
 def test_a_profile_is_in_the_hold_out_on_every_run_and_the_draw_differs_per_segment(retail_config: Config) -> None:
-    people = {f"profile-{i:05d}": {"email_opt_in": False} for i in range(10_000)}
+    people = {f"profile-{i:05d}": {"consent_email": False} for i in range(10_000)}
 
     def held(segment: str, run_id: str, now: datetime) -> set[str]:
         activations = plan_activations(retail_config, changes_table(entering(segment, people), run_id),

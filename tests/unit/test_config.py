@@ -39,6 +39,10 @@ def broken(old: str, new: str) -> str:
         ("default_region: FR", "default_region: France", "two-letter ISO 3166"),
         ("    holdout_share: 0.1\n", "    holdout_share: 1.5\n", "holdout_share: 1.5"),
         ("channels: [email, ads]", "channels: [email, fax]", "channel 'fax'"),
+        ("consent: consent_sms", "consent: sms_opt_in", ("channels.sms.consent: 'sms_opt_in': a record field; "
+                                                         "name the profile's consent field 'consent_sms' instead")),
+        ("consent: consent_ads", "consent: ads", ("'ads' is not allowed; input should be 'consent_email', "
+                                                  "'consent_sms' or 'consent_ads'")),
         ("  deterministic_keys:", "  determinstic_keys:", "identity.determinstic_keys: unknown key"),
         ("table: records", "table: scores", "line 10: sources.crm.table: 'scores': is not a table that files land "
                                             "in; expected one of: records, orders, order_lines, events"),

@@ -157,6 +157,30 @@ def run(
 
 
 @app.command()
+def resolve(
+    config: ConfigOption,
+    workdir: WorkdirOption,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild identities from scratch (runs are incremental).")
+                    ] = False,
+) -> None:
+    """Resolve identities and merge profiles again, without ingesting: only new records, or all with --full."""
+    from cdp.pipeline.local import run_steps
+
+    loaded = _load(config)
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; ingest files first (cdp ingest or cdp run)[/red]")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    with console.status("Resolving…"):
+        steps = run_steps(loaded, workdir, ("resolve", "merge"), full_resolution=full)
+    resolved = steps["resolve"]
+    how = "incrementally" if resolved["mode"] == "incremental" else "fully"
+    console.print(f"Resolved {how}: {resolved['compared']:,} records compared, "
+                  f"{resolved['records']:,} records in {resolved['profiles']:,} profiles "
+                  f"({resolved['relinked']:,} records changed profile) in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
 def ingest(
     config: ConfigOption,
     source: Annotated[str, typer.Option(help="Source name, as declared in the config.")],

@@ -158,17 +158,42 @@ TABLES: dict[str, TableSpec] = {
             "profiles",
             pa.schema(
                 [pa.field("profile_id", pa.string(), nullable=False)]
-                + [f for f in PERSON_FIELDS if f.name not in ("source_id", "updated_at")]
+                + [f for f in PERSON_FIELDS if f.name not in ("source_id", "email_opt_in", "sms_opt_in", "updated_at")]
                 + [
-                    pa.field("record_count", pa.int64()),
+                    # Consent per channel, from the most recent record that states it (null: never stated, i.e. no).
+                    pa.field("consent_email", pa.bool_()),
+                    pa.field("consent_sms", pa.bool_()),
+                    # Ads audiences follow the email consent unless a record states ads_opt_in (in its attributes).
+                    pa.field("consent_ads", pa.bool_()),
                     pa.field("sources", pa.list_(pa.string())),
-                    pa.field("first_seen_at", TIMESTAMP),
-                    pa.field("updated_at", TIMESTAMP),
+                    pa.field("record_count", pa.int64()),
+                    # Earliest ingested_at or updated_at of its records; latest updated_at (ingested_at without it).
+                    pa.field("first_seen", TIMESTAMP),
+                    pa.field("last_seen", TIMESTAMP),
                     pa.field("run_id", pa.string(), nullable=False),
                 ]
             ),
-            "The golden profile: one row per person, fields chosen by the survivorship rules.",
+            "The golden profile: one row per person, fields chosen by the survivorship rules, consent per channel.",
             key=("profile_id",),
+        ),
+        # Lineage as a long table rather than a map column in profiles: plain columns that filter, join (to records,
+        # on record_key and content_hash) and group the same way in DuckDB and Athena, with no map/struct syntax.
+        TableSpec(
+            "profile_lineage",
+            pa.schema(
+                [
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("field", pa.string(), nullable=False),
+                    pa.field("record_key", pa.string(), nullable=False),
+                    pa.field("source", pa.string(), nullable=False),
+                    pa.field("content_hash", pa.string(), nullable=False),
+                    pa.field("rule", pa.string(), nullable=False),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "Which record (and which version of it) supplied each field of each profile, and by which rule; a "
+            "field no record fills has no row.",
+            key=("profile_id", "field"),
         ),
         TableSpec(
             "orders",

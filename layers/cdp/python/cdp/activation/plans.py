@@ -74,7 +74,8 @@ def plan_activations(
             if group == "clear":
                 # Only what the listed channels address people by: an SMS gets the phone, never the email.
                 wanted = {config.channels[c].identifier for c in channels}
-                detail["identifiers"] = {k: profile.get(k) for k in ("email", "phone") if k in wanted and profile.get(k)}
+                detail["identifiers"] = {k: profile.get(k) for k in ("email", "phone")
+                                         if k in wanted and profile.get(k)}
             elif group == "hashed":
                 detail["hashed_identifiers"] = {
                     f"{k}_sha256": sha256_identifier(profile[k]) for k in ("email", "phone") if profile.get(k)

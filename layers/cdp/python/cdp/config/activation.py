@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdp.config.base import ConfigModel
 
@@ -20,11 +20,20 @@ class ActivationPlanSpec(ConfigModel):
 
 class ChannelSpec(ConfigModel):
     type: Literal["email", "sms", "ads_audience", "webhook"]
-    consent: Literal["email_opt_in", "sms_opt_in"] | None = Field(
-        None, description="Profile field that must be true for the person to be contacted on this channel."
+    consent: Literal["consent_email", "consent_sms", "consent_ads"] | None = Field(
+        None, description="Profile consent field that must be true for the person to be contacted on this channel."
     )
     identifier: Literal["email", "phone"] | None = Field(
         None, description="Field the channel addresses people by; people without it are skipped."
     )
     hashed: bool = Field(False, description="Send SHA-256 of normalised identifiers instead of clear text.")
     url: str | None = None
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _renamed_consent(cls, value: object) -> object:
+        renamed = {"email_opt_in": "consent_email", "sms_opt_in": "consent_sms"}
+        if isinstance(value, str) and value in renamed:
+            raise ValueError(f"a record field; name the profile's consent field {renamed[value]!r} instead "
+                             "(or consent_ads for ads audiences)")
+        return value

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from cdp.config.base import ConfigModel
+from cdp.tables import TABLES
 
 ComparisonMethod = Literal["name", "forename_surname", "birth_date", "exact", "text", "email", "phone", "postcode"]
 
@@ -53,7 +54,40 @@ class IdentitySpec(ConfigModel):
     probabilistic: ProbabilisticSpec = ProbabilisticSpec()
 
 
+SurvivorshipRule = Literal["source_priority", "most_recent", "most_frequent", "most_complete"]
+# The profile fields a survivorship rule chooses: those a person record carries, except its date and its consents
+# (consent_email, consent_sms and consent_ads always come from the most recent record that states them).
+SURVIVING_FIELDS: tuple[str, ...] = tuple(
+    name for name in TABLES["profiles"].schema.names
+    if name in TABLES["records"].schema.names and name != "updated_at"
+)
+
+
 class SurvivorshipSpec(ConfigModel):
+    """Which value each profile field keeps. Rules: ``source_priority`` (most trusted source, then most recent),
+    ``most_recent``, ``most_frequent`` (carried by most records, then most recent), ``most_complete`` (most letters
+    and digits, e.g. a full street over a truncated one, then most recent). A null never wins."""
+
     source_priority: tuple[str, ...] = Field((), description="Sources in order of trust; first wins on ties.")
-    default: Literal["most_recent", "source_priority"] = "most_recent"
-    fields: dict[str, Literal["most_recent", "source_priority"]] = {}
+    default: SurvivorshipRule = "most_recent"
+    fields: dict[str, SurvivorshipRule] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_are_profile_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        for name in fields:
+            if name.startswith("consent_"):
+                raise ValueError(f"{name!r} takes no rule: consent comes from the most recent record stating it")
+            if name not in SURVIVING_FIELDS:
+                raise ValueError(f"{name!r} is not a profile field a rule chooses; expected one of: "
+                                 f"{', '.join(SURVIVING_FIELDS)}")
+        return fields
+
+    @model_validator(mode="after")
+    def _source_priority_is_listed(self) -> SurvivorshipSpec:
+        uses = [name for name, rule in self.fields.items() if rule == "source_priority"]
+        if (self.default == "source_priority" or uses) and not self.source_priority:
+            where = "default" if self.default == "source_priority" else f"fields {', '.join(uses)}"
+            raise ValueError(f"rule 'source_priority' ({where}) needs survivorship.source_priority, the sources in "
+                             "order of trust")
+        return self

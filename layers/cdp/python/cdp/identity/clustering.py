@@ -39,8 +39,8 @@ LINK_COLUMNS = ["left", "right", "rule", "score", "match_weight", "contributions
 
 def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tuple[str, ...],
             nicknames: Mapping[str, str] = NICKNAMES) -> Clusters:
-    """``records``: record_key, first_name, last_name, birth_date and the personal identifier columns. ``links``: LINK_COLUMNS
-    with ``strength`` (larger first); each link is kept or refused in that order."""
+    """``records``: record_key, first_name, last_name, birth_date and the personal identifier columns.
+    ``links``: LINK_COLUMNS with ``strength`` (larger first); each link is kept or refused in that order."""
     keys = records["record_key"].tolist()
     index = {key: i for i, key in enumerate(keys)}
     parent = list(range(len(keys)))

@@ -1,9 +1,10 @@
 """Can two records be the same person? First names and birth dates that clearly differ say no, however strong the
 link that proposed them: that is what keeps a household (shared address, landline, family mailbox) apart.
 
-Compatible first names: equal once folded (case, accents, hyphens), one an initial or a nickname of the other, one
-the first part of the other (Jean / Jean-Pierre), or one typo apart (one letter missed, added or changed, or two swapped). Compatible birth dates: equal, or
-day and month swapped. A missing value is compatible with anything: it is no evidence either way.
+The same first name: equal once folded (case, accents, hyphens), a nickname or an initial of the other. A close
+one: the first part of a compound (Jean / Jean-Pierre) or one typo apart (a letter missed, added or changed, two
+swapped), but never another name (Jean / Jeanne, Léo / Léa); a close first name needs the last names to agree.
+Compatible birth dates: equal, or day and month swapped. A missing value is no evidence either way.
 """
 
 from __future__ import annotations

@@ -115,13 +115,41 @@ def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dic
     return model
 
 
-def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float) -> pd.DataFrame:
+def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
+            new: set[str] | None = None) -> pd.DataFrame:
     """Scored pairs at or above ``threshold``: both keys, match weight and probability, and each comparison's
-    contribution (its match weight, with the term-frequency adjustment) and level."""
+    contribution (its match weight, with the term-frequency adjustment).
+
+    With ``new`` (record keys), only pairs with at least one new record are scored: new against the rest of the
+    base and new against new, blocked the same way, with term frequencies taken from the whole base, so that a
+    pair scores exactly as a full run would score it.
+    """
+    from splink import DuckDBAPI, Linker
+
     splink_model = {k: v for k, v in model.items() if k != "cdp"}
-    linker = _linker(frame, splink_model)
-    pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    if new is None:
+        pairs = _linker(frame, splink_model).inference.predict(threshold_match_probability=threshold)
+        return _scored(pairs.as_pandas_dataframe(), splink_model)
+    db_api = DuckDBAPI(connection=duckdb.connect())
+    linker = Linker(db_api.register(frame, dataset_display_name="records"), splink_model, log_level=None)
+    for column in sorted({level["tf_adjustment_column"] for comparison in splink_model["comparisons"]
+                          for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")}):
+        linker.table_management.compute_tf_table(column)
+    is_new = frame["unique_id"].isin(new)
+    new_records = db_api.register(frame[is_new], dataset_display_name="new_records")
+    base = db_api.register(frame[~is_new], dataset_display_name="base_records")
+    between = linker.inference.predict_between(new_records, base, threshold_match_probability=threshold)
+    within = linker.inference.predict_within(new_records, threshold_match_probability=threshold)
+    return pd.concat([_scored(between.as_pandas_dataframe(), splink_model),
+                      _scored(within.as_pandas_dataframe(), splink_model)], ignore_index=True)
+
+
+def _scored(pairs: pd.DataFrame, splink_model: dict[str, Any]) -> pd.DataFrame:
     names = [c["output_column_name"] for c in splink_model["comparisons"]]
+    # The lower key on the left, as a full run gives it, whichever side a pair was scored from.
+    swap = pairs["unique_id_l"] > pairs["unique_id_r"]
+    pairs = pairs.assign(unique_id_l=pairs["unique_id_l"].where(~swap, pairs["unique_id_r"]),
+                         unique_id_r=pairs["unique_id_r"].where(~swap, pairs["unique_id_l"]))
     out = pd.DataFrame({
         "left": pairs["unique_id_l"], "right": pairs["unique_id_r"],
         "match_weight": pairs["match_weight"], "match_probability": pairs["match_probability"],

@@ -22,7 +22,7 @@ import pandas as pd
 
 from cdp.config.identity import IdentitySpec
 from cdp.identity import model as matcher
-from cdp.identity.clustering import LINK_COLUMNS, cluster
+from cdp.identity.clustering import LINK_COLUMNS, Clusters, cluster
 from cdp.identity.compatibility import NICKNAMES, fold
 from cdp.identity.identifiers import (
     JUNK,
@@ -134,9 +134,10 @@ def _name_only(contributions: pd.Series, name_columns: set[str]) -> pd.Series:
 
 
 def probabilistic_links(records: pd.DataFrame, frame: pd.DataFrame, model: dict[str, Any],
-                        spec: IdentitySpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Links Splink scores at or above the threshold; and those refused for resting on a common name alone."""
-    scored = matcher.predict(frame, model, spec.probabilistic.match_probability)
+                        spec: IdentitySpec, new: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Links Splink scores at or above the threshold (only pairs with a ``new`` record, when given); and those
+    refused for resting on a common name alone."""
+    scored = matcher.predict(frame, model, spec.probabilistic.match_probability, new)
     empty = pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
     if scored.empty:
         return empty, empty.assign(reason=None)
@@ -194,10 +195,17 @@ def resolve(
     guarded = records[["record_key", "last_name", "birth_date"]].assign(first_name=first_names,
                                                                         **{k: personal[k] for k in keys})
     clusters = cluster(guarded, links, keys, nicknames)
+    return Resolution(_identities(records, clusters, previous, run_id, now), clusters.accepted,
+                      _reviews(records, key_types, clusters.refused, refused_names, keys), key_types)
 
-    frame = pd.DataFrame({"record_key": records["record_key"], "source": records["source"]})
+
+def _identities(records: pd.DataFrame, clusters: Clusters, previous: pd.DataFrame, run_id: str,
+                now: datetime, reserved: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+    """``reserved``: ids of profiles not clustered again, which no other may take."""
+    frame = pd.DataFrame({"record_key": records["record_key"].to_numpy(), "source": records["source"].to_numpy()})
     frame["component"] = frame["record_key"].map(clusters.labels)
-    frame["profile_id"] = frame["component"].map(assign_profile_ids(frame[["record_key", "component"]], previous))
+    frame["profile_id"] = frame["component"].map(
+        assign_profile_ids(frame[["record_key", "component"]], previous, reserved))
     # Each record's rule and score: those of the strongest accepted link that touches it.
     touching = pd.concat([clusters.accepted.rename(columns={"left": "record_key"}).drop(columns="right"),
                           clusters.accepted.rename(columns={"right": "record_key"}).drop(columns="left")])
@@ -211,8 +219,111 @@ def resolve(
             previous[["record_key", "profile_id", "linked_at", "run_id"]], on=["record_key", "profile_id"], how="left")
         frame["linked_at"] = kept["linked_at"].fillna(frame["linked_at"]).to_numpy()
         frame["run_id"] = kept["run_id"].fillna(frame["run_id"]).to_numpy()
-    return Resolution(frame[COLUMNS], clusters.accepted, _reviews(records, key_types, clusters.refused,
-                                                                    refused_names, keys), key_types)
+    return frame[COLUMNS]
+
+
+def _strength(links: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
+    """The order a stored link is taken in, as when it was made: rules by priority, then match weight."""
+    priority = {key: DETERMINISTIC_STRENGTH - i for i, key in enumerate(keys)} | {
+        CROSS_REFERENCE: DETERMINISTIC_STRENGTH - 100}
+    return links["rule"].map(priority).fillna(links["match_weight"]).astype(float)
+
+
+def resolve_new(
+    records: pd.DataFrame,
+    new_keys: set[str],
+    previous: pd.DataFrame,
+    previous_links: pd.DataFrame,
+    previous_reviews: pd.DataFrame,
+    spec: IdentitySpec,
+    model: dict[str, Any] | None,
+    run_id: str,
+    now: datetime,
+    facts: Mapping[str, pd.DataFrame] | None = None,
+    fact_links: Mapping[str, list[dict[str, str]]] | None = None,
+) -> Resolution:
+    """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
+    the profiles they touch are clustered again. ``records`` holds the current version of every record.
+
+    Identifiers are typed again only where a new record carries them; elsewhere the last run's types hold (its
+    reviews name the records of every shared or junk identifier). Splink scores new against base and new against
+    new with the trained model, term frequencies from the whole base. The touched profiles are re-clustered from
+    their stored links and the new candidates, strongest first, as a full run would.
+    """
+    keys = spec.deterministic_keys
+    nicknames = _nicknames(spec)
+    records = records.reset_index(drop=True)
+    is_new = records["record_key"].isin(new_keys)
+    first_names = implied_first_names(records)
+    # Types of the identifiers new records carry, from every record carrying them.
+    new_values = {key: set(records.loc[is_new, key].dropna()) for key in keys}
+    carriers = records[np.logical_or.reduce([records[key].isin(new_values[key]) for key in keys])] if keys \
+        else records.iloc[0:0]
+    fresh_types = type_identifiers(carriers, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
+                                   nicknames=nicknames, first_names=first_names.loc[carriers.index])
+    key_types = KeyTypes({k: {v: kind for v, kind in fresh_types.kinds.get(k, {}).items() if v in new_values[k]}
+                          for k in keys},
+                         {k: {v: why for v, why in fresh_types.reasons.get(k, {}).items() if v in new_values[k]}
+                          for k in keys})
+    borrowed = borrowed_emails(records, first_names, nicknames)
+    personal = personal_values(records, key_types, keys, borrowed)
+    for key in keys:  # values no new record carries keep the last run's type
+        flagged = previous_reviews[previous_reviews["kind"].isin([f"{SHARED}_{key}", f"{JUNK}_{key}"])]
+        untrusted = {k for keys_ in flagged["record_keys"] for k in keys_}
+        stale = records["record_key"].isin(untrusted) & ~records[key].isin(new_values[key])
+        personal[key] = personal[key].where(~stale, None)
+
+    candidates = [links for links in _key_links(records, personal, keys)]
+    emails = personal.get("email")
+    owners = {} if emails is None else dict(
+        records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
+    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]), owners))
+    refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
+    if model is not None and spec.probabilistic.enabled:
+        frame = matcher.model_frame(records, personal)
+        scored, refused_names = probabilistic_links(records, frame, model, spec, new_keys)
+        candidates.append(scored)
+    candidates = [c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates if not c.empty]
+    fresh = pd.concat(candidates, ignore_index=True) if candidates else \
+        pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+
+    # The records to cluster again: the new ones and every record of a profile a new link or record touches.
+    profile_of = previous.set_index("record_key")["profile_id"]
+    touched = set(profile_of.reindex(list(set(fresh["left"]) | set(fresh["right"]) | new_keys)).dropna())
+    again = set(profile_of[profile_of.isin(touched)].index) | new_keys
+    kept_links = previous_links[previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again)
+                                & ~previous_links["left_key"].isin(new_keys)
+                                & ~previous_links["right_key"].isin(new_keys)]
+    kept_links = kept_links.rename(columns={"left_key": "left", "right_key": "right"})[LINK_COLUMNS]
+    links = pd.concat([kept_links.assign(strength=_strength(kept_links, keys)), fresh], ignore_index=True)
+    subset = records[records["record_key"].isin(again)]
+    guarded = subset[["record_key", "last_name", "birth_date"]].assign(
+        first_name=first_names.loc[subset.index], **{k: personal[k].loc[subset.index] for k in keys})
+    clusters = cluster(guarded, links, keys, nicknames)
+
+    untouched = previous[~previous["record_key"].isin(again)]
+    redone = _identities(subset, clusters, previous[previous["record_key"].isin(again)], run_id, now,
+                         reserved=set(untouched["profile_id"]))
+    identities = pd.concat([untouched[COLUMNS], redone], ignore_index=True).sort_values("record_key")
+    # Links outside the re-clustered records stay as they were, with the run that made them.
+    outside = previous_links[~(previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again))]
+    outside = outside.rename(columns={"left_key": "left", "right_key": "right"})[[*LINK_COLUMNS, "run_id"]]
+    all_links = pd.concat([outside, clusters.accepted.assign(run_id=run_id)], ignore_index=True)
+    value_of = records.set_index("record_key")
+
+    def stale(review: pd.Series) -> bool:
+        """Refused links of re-clustered records, and types of identifiers that were typed again."""
+        if review["kind"] == "refused_link":
+            return bool(set(review["record_keys"]) & again)
+        key = review["rule"]
+        first = review["record_keys"][0]
+        return first not in value_of.index or value_of.at[first, key] in new_values.get(key, set())
+
+    kept_reviews = previous_reviews[~previous_reviews.apply(stale, axis=1)] if len(previous_reviews) \
+        else previous_reviews
+    reviews = pd.concat([kept_reviews[["kind", "record_keys", "rule", "score", "reason"]],
+                         _reviews(records, key_types, clusters.refused, refused_names, keys)], ignore_index=True)
+    return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types)
 
 
 def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, refused_names: pd.DataFrame,

@@ -16,12 +16,13 @@ def _new_profile_id(seed: str, taken: set[str]) -> str:
         salt += 1
 
 
-def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int, str]:
+def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame,
+                       reserved: set[str] | frozenset[str] = frozenset()) -> dict[int, str]:
     """A profile id per component of ``frame`` (record_key, component), given the previous run's links.
 
     A record joining a person takes that person's id; when profiles merge, the oldest id (the first linked) wins;
     when a former profile splits, the part holding most of its records keeps the id and the others get new ones.
-    An id that ever meant someone else is never reused.
+    An id that ever meant someone else is never reused, nor one in ``reserved`` (held by profiles not in ``frame``).
     """
     frame = frame.merge(previous[["record_key", "profile_id"]].rename(columns={"profile_id": "previous_id"}),
                         on="record_key", how="left")
@@ -32,13 +33,13 @@ def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> dict[int,
     sizes = frame.groupby("component").size().rename("size")
     votes = votes.join(sizes, on="component")
     if votes.empty:
-        return _new_ids(frame, {}, set(previous["profile_id"]))
+        return _new_ids(frame, {}, set(previous["profile_id"]) | reserved)
     votes["first_linked"] = votes["previous_id"].map(previous.groupby("profile_id")["linked_at"].min())
     votes = votes.sort_values(
         ["first_linked", "votes", "size", "previous_id"], ascending=[True, False, False, True]
     )
     assigned: dict[int, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
     for component, previous_id in votes[["component", "previous_id"]].itertuples(index=False, name=None):
         if component not in assigned and previous_id not in taken:
             assigned[component] = previous_id

@@ -78,3 +78,12 @@ def run_local(
     summary.delivered = dict(bus.delivered)
     summary.published = dict(bus.published)
     return summary
+
+
+def run_steps(config: Config, workdir: Path, names: tuple[str, ...], as_of: date | None = None,
+              full_resolution: bool = False) -> dict[str, dict[str, Any]]:
+    """Run some declared steps, in their declared order, on a work folder's tables (``cdp resolve``)."""
+    now = datetime.now(UTC)
+    store, bus = open_store(workdir), local_bus(config, workdir)
+    ctx = StepContext(config, new_run_id(now), as_of or now.date(), now, bus, local_models(workdir), full_resolution)
+    return {step.name: run_step(step.name, store, ctx) for step in STEPS if step.name in names}

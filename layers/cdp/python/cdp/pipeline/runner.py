@@ -64,9 +64,9 @@ def run_step(name: str, store: TableStore, ctx: StepContext) -> dict[str, Any]:
     inputs: dict[str, pa.Table] = {}
     consumed = []
     for read in step.reads:
-        inputs[read.table], snapshot = _read(store, step, read)
+        inputs[read.input], snapshot = _read(store, step, read)
         consumed.append({"run_id": ctx.run_id, "step": step.name, "table_name": read.table, "snapshot_id": snapshot,
-                         "rows_read": inputs[read.table].num_rows, "incremental": read.rows == "new"})
+                         "rows_read": inputs[read.input].num_rows, "incremental": read.rows == "new"})
     output = step.function(inputs, ctx)
     undeclared = set(output.writes) - {write.table for write in step.writes}
     if undeclared:

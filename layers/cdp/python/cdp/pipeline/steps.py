@@ -21,7 +21,7 @@ from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_features
 from cdp.identity.resolve import resolve as link_records
-from cdp.identity.resolve import train_matcher
+from cdp.identity.resolve import resolve_new, train_matcher
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.segments.membership import changes, current_members
@@ -41,6 +41,11 @@ class Read:
     table: str
     rows: Rows = "all"
     where: str | None = None  # an Iceberg row filter, pushed down to the scan
+    name: str | None = None  # the input's name for the step, when it reads one table twice (default: the table)
+
+    @property
+    def input(self) -> str:
+        return self.name or self.table
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class StepContext:
     now: datetime
     bus: EventBus
     models: ModelStore
+    full_resolution: bool = False  # rebuild identities from scratch instead of resolving what is new
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,21 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     records = inputs["records"].to_pandas()
     previous = inputs["identities"].to_pandas()
     version, model, trained = identity_model(records, ctx)
-    resolution = link_records(records, previous, ctx.config.identity, model, ctx.run_id, ctx.now,
-                              facts={"orders": inputs["orders"].to_pandas()}, fact_links=_fact_links(ctx.config))
+    facts, fact_links = {"orders": inputs["orders"].to_pandas()}, _fact_links(ctx.config)
+    incremental = not (ctx.full_resolution or trained or previous.empty)
+    if incremental:
+        new_keys = set(inputs["new_records"]["record_key"].to_pylist())
+        resolution = resolve_new(records, new_keys, previous, inputs["identity_links"].to_pandas(),
+                                 inputs["identity_reviews"].to_pandas(), ctx.config.identity, model, ctx.run_id,
+                                 ctx.now, facts, fact_links)
+    else:
+        resolution = link_records(records, previous, ctx.config.identity, model, ctx.run_id, ctx.now, facts,
+                                  fact_links)
     linked = resolution.identities
     table = pa.Table.from_pandas(linked, schema=TABLES["identities"].schema, preserve_index=False)
-    links = resolution.links.rename(columns={"left": "left_key", "right": "right_key"}).assign(run_id=ctx.run_id)
+    links = resolution.links.rename(columns={"left": "left_key", "right": "right_key"})
+    if "run_id" not in links.columns:
+        links = links.assign(run_id=ctx.run_id)
     reviews = resolution.reviews.assign(run_id=ctx.run_id)
     relinked = 0
     if not previous.empty:
@@ -132,6 +148,8 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         "identity_reviews": pa.Table.from_pandas(reviews[list(TABLES["identity_reviews"].schema.names)],
                                                  schema=TABLES["identity_reviews"].schema, preserve_index=False),
     }, {"records": len(linked), "profiles": int(linked["profile_id"].nunique()), "relinked": relinked,
+        "mode": "incremental" if incremental else "full",
+        "compared": len(new_keys) if incremental else len(records),
         "model": version, "model_trained": trained,
         "links": {rule: int(n) for rule, n in resolution.links["rule"].value_counts().items()},
         "refused": int((resolution.reviews["kind"] == "refused_link").sum())})
@@ -139,7 +157,8 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     merged = merge_profiles(inputs["records"], inputs["identities"], ctx.config.survivorship, ctx.run_id)
-    return StepOutput({"profiles": merged}, {"profiles": merged.num_rows})
+    return StepOutput({"profiles": merged.profiles, "profile_lineage": merged.lineage},
+                      {"profiles": merged.profiles.num_rows})
 
 
 def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
@@ -190,10 +209,12 @@ def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 STEPS: tuple[Step, ...] = (
     Step("resolve", "Link records into persons (personal keys, cross-references, Splink's model, guarded "
          "clusters); keep profile ids stable.", resolve,
-         (Read("records", "current"), Read("identities"), Read("orders", "current")),
+         (Read("records", "current"), Read("records", "new", name="new_records"), Read("identities"),
+          Read("identity_links"), Read("identity_reviews"), Read("orders", "current")),
          (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"))),
-    Step("merge", "Build one golden profile per person with the survivorship rules.", merge,
-         (Read("records", "current"), Read("identities")), (Write("profiles", "replace"),)),
+    Step("merge", "Build one golden profile per person with the survivorship rules, and its field lineage.", merge,
+         (Read("records", "current"), Read("identities")),
+         (Write("profiles", "replace"), Write("profile_lineage", "replace"))),
     Step("features", "Compute behavioural features per profile as of the run date.", features,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
          (Write("features", "replace"),)),

@@ -30,7 +30,8 @@ def train_models(store: TableStore, config: Config, models: ModelStore, as_of: d
     if as_of is not None:
         # Only the versions that existed by the end of that day (updated then, or ingested then when a source
         # gives no update time): a back-test must not learn from the future.
-        end = pa.scalar(datetime.combine(as_of + timedelta(days=1), time(), UTC), records.schema.field("ingested_at").type)
+        end = pa.scalar(datetime.combine(as_of + timedelta(days=1), time(), UTC),
+                        records.schema.field("ingested_at").type)
         when = pc.coalesce(records["updated_at"], records["ingested_at"])
         records = records.filter(pc.less(when, end))
     records = current_versions(records).to_pandas()

@@ -8,7 +8,9 @@ from cdp.config import ChannelSpec
 
 
 def may_contact(channel: ChannelSpec, profile: dict[str, Any]) -> bool:
-    """True when the channel's consent field is true (unknown is no) and the profile has the channel's identifier."""
+    """True when the profile's consent field the channel names (``consent_email``, ``consent_sms``, ``consent_ads``:
+    the most recent statement, see ``cdp.profiles.survivorship``) is true, unknown being no, and the profile has the
+    channel's identifier."""
     if channel.consent and profile.get(channel.consent) is not True:
         return False
     return not (channel.identifier and not profile.get(channel.identifier))
