@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cdp.identity.compatibility import birth_dates_compatible, first_names_compatible, fold, names_compatible
@@ -125,6 +126,20 @@ def _distinct_people(first_names: list[str | None], last_names: list[str | None]
     return len(people), "different names or birth dates" if len(people) > 1 else ""
 
 
+def _built_in_junk(key: str, values: pd.Series) -> pd.Series:
+    """``built_in_junk`` over a column of distinct values, vectorised: the reason or None per value."""
+    if key == "email":
+        local = values.str.split("@").str[0]
+        placeholder = values.isin(JUNK_EMAILS) | local.str.fullmatch(_PLACEHOLDER_LOCAL.pattern).fillna(False)
+        return pd.Series(np.where(placeholder, "placeholder address", None), index=values.index)
+    if key == "phone":
+        national = values.str.replace("+", "", regex=False).str[-9:]
+        repeated = national.str[1:].str.fullmatch(r"(\d)\1*").fillna(False)
+        run = national.str[-8:].isin(["12345678", "23456789", "87654321"])
+        return pd.Series(np.where(repeated | run, "made-up number", None), index=values.index)
+    return pd.Series(None, index=values.index, dtype=object)
+
+
 def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_values: Mapping[str, tuple[str, ...]],
                      max_people: int, nicknames: Mapping[str, str], first_names: pd.Series | None = None) -> KeyTypes:
     """``first_names`` defaults to the records' own; pass ``implied_first_names`` to count what emails spell."""
@@ -133,20 +148,31 @@ def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_value
     first_names = records["first_name"] if first_names is None else first_names
     for key in keys:
         kinds[key], reasons[key] = {}, {}
-        present = records[records[key].notna()]
-        configured = set(junk_values.get(key, ()))
-        for value in present[key].unique():
-            why = "listed as junk in the configuration" if value in configured else built_in_junk(key, value)
-            if why:
-                kinds[key][value], reasons[key][value] = JUNK, why
-        repeated = present[present[key].duplicated(keep=False) & ~present[key].isin(list(kinds[key]))]
-        for value, group in repeated.groupby(key, sort=False):
-            people, why = _distinct_people(first_names.loc[group.index].tolist(), group["last_name"].tolist(),
-                                           group["birth_date"].tolist(), nicknames)
+        present = records[key].notna()
+        distinct = pd.Series(records.loc[present, key].unique())
+        why = _built_in_junk(key, distinct)
+        why = why.where(~distinct.isin(list(junk_values.get(key, ()))), "listed as junk in the configuration")
+        for value, reason in zip(distinct[why.notna()], why[why.notna()], strict=True):
+            kinds[key][value], reasons[key][value] = JUNK, reason
+        values = records[key]
+        repeated = present & values.duplicated(keep=False) & ~values.isin(list(kinds[key]))
+        # Walk the carriers of each repeated value in one sorted pass: plain lists, no frame per group.
+        order = values[repeated].sort_values(kind="stable").index
+        carried = values[order].tolist()
+        firsts, lasts, births = first_names[order].tolist(), records.loc[order, "last_name"].tolist(), \
+            records.loc[order, "birth_date"].tolist()
+        start = 0
+        while start < len(carried):
+            end = start
+            while end < len(carried) and carried[end] == carried[start]:
+                end += 1
+            value = carried[start]
+            people, why_shared = _distinct_people(firsts[start:end], lasts[start:end], births[start:end], nicknames)
             if people > max_people:
                 kinds[key][value], reasons[key][value] = JUNK, f"carried by {people} different people"
             elif people > 1:
-                kinds[key][value], reasons[key][value] = SHARED, f"carried by {people} people: {why}"
+                kinds[key][value], reasons[key][value] = SHARED, f"carried by {people} people: {why_shared}"
             elif key == "email" and _GENERIC_LOCAL.match(str(value).split("@")[0]):
                 kinds[key][value], reasons[key][value] = SHARED, "a generic mailbox"
+            start = end
     return KeyTypes(kinds, reasons)
