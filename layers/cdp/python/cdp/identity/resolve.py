@@ -222,6 +222,19 @@ def _identities(records: pd.DataFrame, clusters: Clusters, previous: pd.DataFram
     return frame[COLUMNS]
 
 
+def _facts_naming(facts: Mapping[str, pd.DataFrame], links_by_table: Mapping[str, list[dict[str, str]]],
+                  new_keys: set[str], new_emails: set[str]) -> dict[str, pd.DataFrame]:
+    """Only the fact rows that name a new record (by a link column or its email): the others link nothing new."""
+    kept = {}
+    for table, rows in facts.items():
+        mask = rows["email"].isin(new_emails) if "email" in rows.columns else pd.Series(False, index=rows.index)
+        for links in links_by_table.get(table, []):
+            for column, target in links.items():
+                mask |= (target + ":" + rows[column]).isin(new_keys)
+        kept[table] = rows[mask]
+    return kept
+
+
 def _strength(links: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     """The order a stored link is taken in, as when it was made: rules by priority, then match weight."""
     priority = {key: DETERMINISTIC_STRENGTH - i for i, key in enumerate(keys)} | {
@@ -277,7 +290,9 @@ def resolve_new(
     emails = personal.get("email")
     owners = {} if emails is None else dict(
         records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
-    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]), owners))
+    new_emails = set(emails[is_new].dropna()) if emails is not None else set()
+    candidates.append(cross_reference_links(_facts_naming(facts or {}, fact_links or {}, new_keys, new_emails),
+                                            fact_links or {}, set(records["record_key"]), owners))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal)
