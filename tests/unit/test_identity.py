@@ -174,3 +174,27 @@ def test_a_merge_keeps_the_oldest_profile_id_and_a_split_leaves_it_to_the_larger
     ids = profile_of(resolution)
     assert {ids[k] for k in ("crm:1", "crm:2", "crm:3", "crm:4")} == {"POLD"}
     assert ids["crm:5"] == "PSPLIT"
+
+
+def test_merges_and_splits_are_recorded_with_the_ids_before_and_after() -> None:
+    from cdp.identity.changes import profile_changes
+
+    first = link(records(("crm:1", "anne@x.fr", None, "Anne", None), ("crm:2", None, "+33622334455", "Anne", None),
+                         ("crm:3", "paul@x.fr", None, "Paul", None), ("crm:4", "paul@x.fr", None, "Paul", None)))
+    # An account now carries Anne's email and phone; Paul's second card changed its email.
+    second = link(records(("crm:1", "anne@x.fr", None, "Anne", None), ("crm:2", None, "+33622334455", "Anne", None),
+                          ("accounts:9", "anne@x.fr", "+33622334455", "Anne", None),
+                          ("crm:3", "paul@x.fr", None, "Paul", None), ("crm:4", "pauline@y.fr", None, "Paul", None)),
+                  first.identities, run_id="r2")
+    before, after = profile_of(first), profile_of(second)
+
+    changes = profile_changes(first.identities, second.identities, second.links, "r2", NOW)
+
+    merge = changes[changes["kind"] == "merge"].iloc[0]
+    assert sorted(merge["profile_ids_before"]) == sorted({before["crm:1"], before["crm:2"]})
+    assert merge["profile_ids_after"] == [after["crm:1"]] and merge["records"] == 2
+    assert merge["reason"] == "linked by email, phone"
+    split = changes[changes["kind"] == "split"].iloc[0]
+    assert split["profile_ids_before"] == [before["crm:3"]]
+    assert sorted(split["profile_ids_after"]) == sorted({after["crm:3"], after["crm:4"]})
+    assert len(changes) == 2

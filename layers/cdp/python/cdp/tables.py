@@ -155,6 +155,23 @@ TABLES: dict[str, TableSpec] = {
             key=("kind", "rule", "reason", "run_id"),
         ),
         TableSpec(
+            "identity_changes",
+            pa.schema(
+                [
+                    pa.field("run_id", pa.string(), nullable=False),
+                    pa.field("kind", pa.string(), nullable=False),  # merge or split
+                    pa.field("profile_ids_before", pa.list_(pa.string())),
+                    pa.field("profile_ids_after", pa.list_(pa.string())),
+                    pa.field("records", pa.int64()),
+                    pa.field("reason", pa.string()),
+                    pa.field("changed_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "Profiles merged or split by a run: which ids became which, how many records moved and why, so that "
+            "downstream tables and activation can follow a person whose id changed.",
+            key=("run_id", "kind", "profile_ids_before", "profile_ids_after"),
+        ),
+        TableSpec(
             "profiles",
             pa.schema(
                 [pa.field("profile_id", pa.string(), nullable=False)]

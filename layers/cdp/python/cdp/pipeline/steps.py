@@ -20,6 +20,7 @@ from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_features
+from cdp.identity.changes import profile_changes
 from cdp.identity.resolve import resolve as link_records
 from cdp.identity.resolve import resolve_new, train_matcher
 from cdp.ports import EventBus, ModelStore
@@ -141,8 +142,11 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     if not previous.empty:
         joined = linked.merge(previous[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
         relinked = int((joined["profile_id"] != joined["profile_id_before"]).sum())
+    changes = profile_changes(previous, linked, resolution.links, ctx.run_id, ctx.now)
     return StepOutput({
         "identities": table,
+        "identity_changes": pa.Table.from_pandas(changes, schema=TABLES["identity_changes"].schema,
+                                                 preserve_index=False),
         "identity_links": pa.Table.from_pandas(links[list(TABLES["identity_links"].schema.names)],
                                                schema=TABLES["identity_links"].schema, preserve_index=False),
         "identity_reviews": pa.Table.from_pandas(reviews[list(TABLES["identity_reviews"].schema.names)],
@@ -151,6 +155,7 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         "mode": "incremental" if incremental else "full",
         "compared": len(new_keys) if incremental else len(records),
         "model": version, "model_trained": trained,
+        "merges": int((changes["kind"] == "merge").sum()), "splits": int((changes["kind"] == "split").sum()),
         "links": {rule: int(n) for rule, n in resolution.links["rule"].value_counts().items()},
         "refused": int((resolution.reviews["kind"] == "refused_link").sum())})
 
@@ -211,7 +216,8 @@ STEPS: tuple[Step, ...] = (
          "clusters); keep profile ids stable.", resolve,
          (Read("records", "current"), Read("records", "new", name="new_records"), Read("identities"),
           Read("identity_links"), Read("identity_reviews"), Read("orders", "current")),
-         (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"))),
+         (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"),
+          Write("identity_changes", "append"))),
     Step("merge", "Build one golden profile per person with the survivorship rules, and its field lineage.", merge,
          (Read("records", "current"), Read("identities")),
          (Write("profiles", "replace"), Write("profile_lineage", "replace"))),
