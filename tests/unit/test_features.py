@@ -181,3 +181,30 @@ def test_the_as_of_day_is_a_utc_day_whatever_the_local_time_zone(retail_config: 
     p3 = compute(retail_config)["P3"]
     assert p3["orders_count"] == 2
     assert p3["last_order_at"] == ts("2026-11-01T23:59:00")
+
+
+def test_anonymous_visits_of_a_device_count_for_the_account_it_signed_in_with(retail_config: Config) -> None:
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    lineage = {"source": "web_events", "file_id": "f", "content_hash": "h", "ingested_at": at}
+    events = pa.Table.from_pylist([
+        lineage | {"record_key": f"web_events:E{i}", "row_number": i, "event_id": f"E{i}", "anonymous_id": device,
+                   "account_id": account, "event_type": "page_view", "ts": at}
+        for i, (device, account) in enumerate([("D1", "A1"), ("D1", None), ("D1", None), ("D2", None),
+                                               ("D3", "A2"), ("D3", "A1"), ("D3", "A2"), ("D3", None)])
+    ], schema=TABLES["events"].schema)
+    identities = pa.Table.from_pylist([
+        {"record_key": "accounts:A1", "source": "accounts", "profile_id": "P1", "rule": "singleton", "score": 1.0,
+         "run_id": "r", "linked_at": at},
+        {"record_key": "accounts:A2", "source": "accounts", "profile_id": "P2", "rule": "singleton", "score": 1.0,
+         "run_id": "r", "linked_at": at},
+    ], schema=TABLES["identities"].schema)
+    profiles = pa.Table.from_pylist([{"profile_id": "P1", "run_id": "r"}, {"profile_id": "P2", "run_id": "r"}],
+                                    schema=TABLES["profiles"].schema)
+
+    features = compute_features(retail_config, profiles, identities, TABLES["orders"].schema.empty_table(), events,
+                                date(2026, 11, 1), "r")
+
+    counts = dict(zip(features["profile_id"].to_pylist(), features["web_events_count"].to_pylist(), strict=True))
+    # D1: one signed-in visit and two anonymous ones, all P1's; D2 never signed in: no one's; D3's anonymous visit
+    # goes to the account it signed in with most (A2), its own signed-in visits to their accounts.
+    assert counts == {"P1": 4, "P2": 3}

@@ -33,6 +33,9 @@ class SourceSpec(ConfigModel):
     links: dict[str, str] = Field(
         {}, description="Columns holding the key of a person record of another source, e.g. customer_id: crm."
     )
+    stitch_by: str | None = Field(
+        None, description="A column (a device or cookie id) through which rows without a link take the link that "
+                          "other rows with the same value carry: anonymous web events of a device that logged in.")
     events: tuple[str, ...] = Field(
         (), description="EventBridge detail-types whose detail is a row of this source (e.g. Order Placed)."
     )
@@ -67,6 +70,8 @@ class SourceSpec(ConfigModel):
         for column in self.links:
             if column not in self.columns:
                 raise ValueError(f"link column {column!r} is not declared under 'columns'")
+        if self.stitch_by is not None and (self.stitch_by not in self.columns or not self.links):
+            raise ValueError(f"stitch_by names {self.stitch_by!r}: it must be a declared column of a source with links")
         return self
 
     def target(self, column: str) -> str:

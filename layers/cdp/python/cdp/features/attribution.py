@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 
-def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool) -> str:
-    """SQL giving (record_key, profile_id) for a fact table: through each link column, then by email.
+def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool,
+              stitch_by: dict[str, str] | None = None) -> str:
+    """SQL giving (record_key, profile_id) for a fact table: through each link column, then through the link that
+    other rows of the same device carry (``stitch_by``: source → device column), then by email.
 
     ``sources`` maps each source landing in the table to its link columns (column → person source); the SQL
     reads the fact table, ``identities`` and ``profiles`` by those names.
@@ -12,6 +14,16 @@ def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool) ->
     The first link that resolves wins, so an order with both a customer id and an email is counted once.
     """
     branches = []
+    for source, device in (stitch_by or {}).items():
+        for column, target in sources.get(source, {}).items():
+            # The link a device's signed-in rows carry most often reaches its anonymous rows too.
+            branches.append(
+                f"SELECT f.record_key, i.profile_id, 500 AS priority FROM {table} f "
+                f"JOIN (SELECT {device}, mode({column}) AS linked FROM {table} WHERE source = '{source}' "
+                f"AND {column} IS NOT NULL AND {device} IS NOT NULL GROUP BY {device}) d USING ({device}) "
+                f"JOIN identities i ON i.record_key = '{target}:' || d.linked "
+                f"WHERE f.source = '{source}' AND f.{column} IS NULL"
+            )
     for priority, (source, links) in enumerate(
         (s, column_links) for s, column_links in sources.items()
     ):

@@ -21,16 +21,22 @@ def compute_features(
     as_of: date,
     run_id: str,
 ) -> pa.Table:
+    """Features per profile as of a date. ``orders`` and ``events`` hold the current version of each fact."""
+
+    def stitches_for(table: str) -> dict[str, str]:
+        return {name: spec.target(spec.stitch_by) for name, spec in config.sources.items()
+                if spec.table == table and spec.stitch_by}
+
     def links_for(table: str) -> dict[str, dict[str, str]]:
         return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
 
-    """Features per profile as of a date. ``orders`` and ``events`` hold the current version of each fact."""
     con = sql.connect()
     for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events)):
         con.register(name, table)
     query = f"""
         WITH order_owner AS ({owner_sql('orders', links_for('orders'), by_email=True)}),
-             event_owner AS ({owner_sql('events', links_for('events'), by_email=False)}),
+             event_owner AS ({owner_sql('events', links_for('events'), by_email=False,
+                                        stitch_by=stitches_for('events'))}),
              order_stats AS (
                 SELECT oo.profile_id,
                        count(*) AS orders_count,
