@@ -45,16 +45,21 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
     index = {key: i for i, key in enumerate(keys)}
     parent = list(range(len(keys)))
     groups: dict[int, _Group] = {}
-    for i, row in enumerate(records.itertuples(index=False)):
+    # Plain lists: iterating Arrow-backed pandas columns value by value is many times slower.
+    columns = {column: records[column].tolist() for column in ("first_name", "last_name", "birth_date",
+                                                                *identifier_columns)}
+    for i in range(len(keys)):
         group = _Group()
-        first = row.first_name if isinstance(row.first_name, str) and row.first_name else None
-        last = row.last_name if isinstance(row.last_name, str) and row.last_name else None
+        first, last = columns["first_name"][i], columns["last_name"][i]
+        first = first if isinstance(first, str) and first else None
+        last = last if isinstance(last, str) and last else None
         if first or last:
             group.names.add((first, last))
-        if pd.notna(row.birth_date):
-            group.births.add(row.birth_date)
+        birth = columns["birth_date"][i]
+        if birth is not None and not pd.isna(birth):
+            group.births.add(birth)
         for column in identifier_columns:
-            value = getattr(row, column)
+            value = columns[column][i]
             if isinstance(value, str) and value:
                 group.identifiers.setdefault(column, set()).add(value)
         groups[i] = group
@@ -67,8 +72,8 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
 
     accepted, refused = [], []
     ordered = links.sort_values(["strength", "left", "right"], ascending=[False, True, True], kind="stable")
-    for link in ordered[LINK_COLUMNS].itertuples(index=False):
-        a, b = find(index[link.left]), find(index[link.right])
+    for link in zip(*(ordered[column].tolist() for column in LINK_COLUMNS), strict=True):
+        a, b = find(index[link[0]]), find(index[link[1]])
         if a == b:
             continue
         ga, gb = groups[a], groups[b]
@@ -90,7 +95,7 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
         target.births |= merged.births
         for column, values in merged.identifiers.items():
             target.identifiers.setdefault(column, set()).update(values)
-        accepted.append(tuple(link))
+        accepted.append(link)
     labels = {key: find(i) for key, i in index.items()}
     return Clusters(labels, pd.DataFrame(accepted, columns=LINK_COLUMNS),
                     pd.DataFrame(refused, columns=[*LINK_COLUMNS, "reason"]))

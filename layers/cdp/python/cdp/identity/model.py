@@ -29,7 +29,10 @@ def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series]) -> pd.Dat
     """What Splink compares: folded names, dates as text, and only the personal value of each identifier."""
     frame = pd.DataFrame({"unique_id": records["record_key"].to_numpy()})
     for column in ("first_name", "last_name", "street", "city"):
-        frame[column] = records[column].map(lambda v: fold(v) if isinstance(v, str) and v else None).to_numpy()
+        # Folded once per distinct value: names and towns repeat across records.
+        distinct = records[column].dropna().unique()
+        folded = {value: fold(value) or None for value in distinct if isinstance(value, str)}
+        frame[column] = records[column].map(folded).to_numpy()
     frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
         frame["first_name"].notna() & frame["last_name"].notna())
     frame["birth_date"] = records["birth_date"].map(lambda d: d.isoformat() if pd.notna(d) else None).to_numpy()
@@ -154,12 +157,13 @@ def _scored(pairs: pd.DataFrame, splink_model: dict[str, Any]) -> pd.DataFrame:
         "left": pairs["unique_id_l"], "right": pairs["unique_id_r"],
         "match_weight": pairs["match_weight"], "match_probability": pairs["match_probability"],
     })
-    contributions = []
-    for row in pairs.itertuples(index=False):
-        values = row._asdict()
-        contributions.append(json.dumps({
-            name: round(float(values.get(f"mw_{name}", 0.0)) + float(values.get(f"mw_tf_adj_{name}", 0.0) or 0.0), 2)
-            for name in names
-        }))
-    out["contributions"] = contributions
+    parts = {}
+    for name in names:
+        weight = pairs[f"mw_{name}"].astype(float) if f"mw_{name}" in pairs else pd.Series(0.0, index=pairs.index)
+        if f"mw_tf_adj_{name}" in pairs:
+            weight = weight + pairs[f"mw_tf_adj_{name}"].astype(float).fillna(0.0)
+        parts[name] = weight.round(2).tolist()
+    out["contributions"] = [json.dumps(dict(zip(names, values, strict=True))) for values in zip(*parts.values(),
+                                                                                                strict=True)] \
+        if names else ["{}"] * len(out)
     return out

@@ -109,14 +109,14 @@ def cross_reference_links(facts: Mapping[str, pd.DataFrame], links_by_table: Map
             columns = list(links)
             for i, a in enumerate(columns):
                 for b in columns[i + 1:]:
-                    both = rows[rows[a].notna() & rows[b].notna()]
-                    pairs = pd.DataFrame({"left": links[a] + ":" + both[a], "right": links[b] + ":" + both[b]})
-                    frames.append(pairs.drop_duplicates())
+                    both = rows.loc[rows[a].notna() & rows[b].notna(), [a, b]].drop_duplicates()
+                    frames.append(pd.DataFrame({"left": links[a] + ":" + both[a], "right": links[b] + ":" + both[b]}))
             if owner_of_email and "email" in rows.columns:
                 for a in columns:
-                    both = rows[rows[a].notna() & rows["email"].isin(list(owner_of_email))]
-                    pairs = pd.DataFrame({"left": links[a] + ":" + both[a], "right": both["email"].map(owner_of_email)})
-                    frames.append(pairs.drop_duplicates())
+                    both = rows.loc[rows[a].notna() & rows["email"].notna(), [a, "email"]].drop_duplicates()
+                    both = both[both["email"].isin(owner_of_email.keys())]
+                    frames.append(pd.DataFrame({"left": links[a] + ":" + both[a],
+                                                "right": both["email"].map(owner_of_email)}))
     if not frames:
         return pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
     pairs = pd.concat(frames, ignore_index=True)
@@ -155,15 +155,36 @@ def probabilistic_links(records: pd.DataFrame, frame: pd.DataFrame, model: dict[
     return links[~suspicious], refused
 
 
-def train_matcher(records: pd.DataFrame, spec: IdentitySpec) -> dict[str, Any]:
-    """Fit the probabilistic model on the current records, seeing only their personal identifiers."""
+@dataclass
+class Prepared:
+    """What both training and a full resolution start from: the records, typed, and what Splink compares."""
+
+    records: pd.DataFrame
+    key_types: KeyTypes
+    first_names: pd.Series
+    personal: dict[str, pd.Series]
+    _frame: pd.DataFrame | None = None
+
+    @property
+    def model_frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = matcher.model_frame(self.records, self.personal)
+        return self._frame
+
+
+def prepare(records: pd.DataFrame, spec: IdentitySpec) -> Prepared:
     records = records.reset_index(drop=True)
-    _, _, personal = _typed(records, spec, _nicknames(spec))
-    return matcher.train(matcher.model_frame(records, personal), spec.probabilistic)
+    return Prepared(records, *_typed(records, spec, _nicknames(spec)))
+
+
+def train_matcher(records: pd.DataFrame | Prepared, spec: IdentitySpec) -> dict[str, Any]:
+    """Fit the probabilistic model on the current records, seeing only their personal identifiers."""
+    prepared = records if isinstance(records, Prepared) else prepare(records, spec)
+    return matcher.train(prepared.model_frame, spec.probabilistic)
 
 
 def resolve(
-    records: pd.DataFrame,
+    records: pd.DataFrame | Prepared,
     previous: pd.DataFrame,
     spec: IdentitySpec,
     model: dict[str, Any] | None,
@@ -175,8 +196,9 @@ def resolve(
     """Assign every record (its current version, one row per record_key) to a profile."""
     keys = spec.deterministic_keys
     nicknames = _nicknames(spec)
-    records = records.reset_index(drop=True)
-    key_types, first_names, personal = _typed(records, spec, nicknames)
+    prepared = records if isinstance(records, Prepared) else prepare(records, spec)
+    records, key_types, first_names, personal = (prepared.records, prepared.key_types, prepared.first_names,
+                                                 prepared.personal)
     if records.empty:
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
                           pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
@@ -187,8 +209,7 @@ def resolve(
     candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]), owners))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
-        frame = matcher.model_frame(records, personal)
-        scored, refused_names = probabilistic_links(records, frame, model, spec)
+        scored, refused_names = probabilistic_links(records, prepared.model_frame, model, spec)
         candidates.append(scored)
     links = pd.concat([c for c in candidates if not c.empty], ignore_index=True) if any(
         not c.empty for c in candidates) else pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])

@@ -22,7 +22,7 @@ from cdp.config import Config
 from cdp.features.behaviour import compute_features
 from cdp.identity.changes import profile_changes
 from cdp.identity.resolve import resolve as link_records
-from cdp.identity.resolve import resolve_new, train_matcher
+from cdp.identity.resolve import Prepared, prepare, resolve_new, train_matcher
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.segments.membership import changes, current_members
@@ -94,17 +94,18 @@ IDENTITY_MODEL = "identity"
 MIN_RECORDS_TO_TRAIN = 100
 
 
-def identity_model(records: pd.DataFrame, ctx: StepContext) -> tuple[str | None, dict | None, bool]:
+def identity_model(records: pd.DataFrame | Prepared, ctx: StepContext) -> tuple[str | None, dict | None, bool]:
     """The latest trained matcher, training one first when there is none (then ``trained`` is True)."""
     if not ctx.config.identity.probabilistic.enabled:
         return None, None, False
     latest = ctx.models.latest(IDENTITY_MODEL)
     if latest is not None:
         return latest[0], latest[1], False
-    if len(records) < MIN_RECORDS_TO_TRAIN:
+    count = len(records.records) if isinstance(records, Prepared) else len(records)
+    if count < MIN_RECORDS_TO_TRAIN:
         return None, None, False
     artefact = train_matcher(records, ctx.config.identity)
-    version = f"{ctx.now:%Y%m%dT%H%M%S}-{len(records)}"
+    version = f"{ctx.now:%Y%m%dT%H%M%S}-{count}"
     ctx.models.save(IDENTITY_MODEL, version, artefact)
     return version, artefact, True
 
@@ -118,20 +119,32 @@ def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
     return links
 
 
+def _plain(table: pa.Table) -> pd.DataFrame:
+    """A frame whose text columns are Python objects: resolution matches sets of keys against them many times,
+    which pandas does far faster on objects than on Arrow-backed strings."""
+    frame = table.to_pandas()
+    text = [name for name, dtype in frame.dtypes.items() if pd.api.types.is_string_dtype(dtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
+
+
 def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
-    records = inputs["records"].to_pandas()
-    previous = inputs["identities"].to_pandas()
-    version, model, trained = identity_model(records, ctx)
-    facts, fact_links = {"orders": inputs["orders"].to_pandas()}, _fact_links(ctx.config)
+    records = _plain(inputs["records"])
+    previous = _plain(inputs["identities"])
+    latest = ctx.models.latest(IDENTITY_MODEL) if ctx.config.identity.probabilistic.enabled else None
+    # A full resolution and the training it may need start from the same typed records: type them once.
+    full = ctx.full_resolution or previous.empty or (latest is None and len(records) >= MIN_RECORDS_TO_TRAIN)
+    prepared = prepare(records, ctx.config.identity) if full else None
+    version, model, trained = identity_model(prepared or records, ctx)
+    facts, fact_links = {"orders": _plain(inputs["orders"])}, _fact_links(ctx.config)
     incremental = not (ctx.full_resolution or trained or previous.empty)
     if incremental:
         new_keys = set(inputs["new_records"]["record_key"].to_pylist())
-        resolution = resolve_new(records, new_keys, previous, inputs["identity_links"].to_pandas(),
-                                 inputs["identity_reviews"].to_pandas(), ctx.config.identity, model, ctx.run_id,
+        resolution = resolve_new(records, new_keys, previous, _plain(inputs["identity_links"]),
+                                 _plain(inputs["identity_reviews"]), ctx.config.identity, model, ctx.run_id,
                                  ctx.now, facts, fact_links)
     else:
-        resolution = link_records(records, previous, ctx.config.identity, model, ctx.run_id, ctx.now, facts,
-                                  fact_links)
+        resolution = link_records(prepared or records, previous, ctx.config.identity, model, ctx.run_id, ctx.now,
+                                  facts, fact_links)
     linked = resolution.identities
     table = pa.Table.from_pandas(linked, schema=TABLES["identities"].schema, preserve_index=False)
     links = resolution.links.rename(columns={"left": "left_key", "right": "right_key"})
