@@ -20,8 +20,13 @@ def profile_changes(previous: pd.DataFrame, current: pd.DataFrame, links: pd.Dat
         previous[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
     rows = []
     before_of = dict(zip(both["record_key"], both["profile_id_before"], strict=True))
-    members_of = current.groupby("profile_id")["record_key"].apply(set)
-    for profile_id, group in both.groupby("profile_id", sort=True):
+    # Only the few profiles whose records came from, or went to, several profiles are looked at one by one.
+    merged = both.groupby("profile_id")["profile_id_before"].nunique()
+    merged = set(merged[merged > 1].index)
+    split = both.groupby("profile_id_before")["profile_id"].nunique()
+    split = set(split[split > 1].index)
+    members_of = current[current["profile_id"].isin(merged)].groupby("profile_id")["record_key"].apply(set)
+    for profile_id, group in both[both["profile_id"].isin(merged)].groupby("profile_id", sort=True):
         former = sorted(set(group["profile_id_before"]))
         if len(former) > 1:
             members = members_of[profile_id]  # new records included: they may be what joined the former profiles
@@ -31,7 +36,7 @@ def profile_changes(previous: pd.DataFrame, current: pd.DataFrame, links: pd.Dat
             rules = ", ".join(sorted(set(joining["rule"]))) or "re-clustering"
             rows.append({"kind": "merge", "profile_ids_before": former, "profile_ids_after": [profile_id],
                          "records": len(group), "reason": f"linked by {rules}"})
-    for profile_id, group in both.groupby("profile_id_before", sort=True):
+    for profile_id, group in both[both["profile_id_before"].isin(split)].groupby("profile_id_before", sort=True):
         after = sorted(set(group["profile_id"]))
         if len(after) > 1:
             rows.append({"kind": "split", "profile_ids_before": [profile_id], "profile_ids_after": after,

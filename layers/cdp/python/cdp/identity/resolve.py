@@ -285,6 +285,9 @@ def resolve_new(
     their stored links and the new candidates, strongest first, as a full run would.
     """
     keys = spec.deterministic_keys
+    if not new_keys:  # nothing arrived: the persons stay as they are
+        return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
+                          previous_reviews[["kind", "record_keys", "rule", "score", "reason"]], KeyTypes({}, {}))
     nicknames = _nicknames(spec)
     records = records.reset_index(drop=True)
     is_new = records["record_key"].isin(new_keys)
