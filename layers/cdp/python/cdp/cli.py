@@ -48,6 +48,12 @@ def _load(config_path: Path) -> Config:
     return config
 
 
+def _require_tables(workdir: Path, hint: str) -> None:
+    if not (workdir / "catalog.db").exists():
+        errors.print(f"[red]{workdir} holds no tables yet; {hint}[/red]")
+        raise typer.Exit(2)
+
+
 def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
     files = Table(title="Files", title_justify="left")
     for column in ("source", "file", "status", "rows in", "accepted", "quarantined", "warnings"):
@@ -167,9 +173,7 @@ def resolve(
     from cdp.pipeline.local import run_steps
 
     loaded = _load(config)
-    if not (workdir / "catalog.db").exists():
-        errors.print(f"[red]{workdir} holds no tables yet; ingest files first (cdp ingest or cdp run)[/red]")
-        raise typer.Exit(2)
+    _require_tables(workdir, "ingest files first (cdp ingest or cdp run)")
     started = time.perf_counter()
     with console.status("Resolving…"):
         steps = run_steps(loaded, workdir, ("resolve", "merge"), full_resolution=full)
@@ -224,9 +228,7 @@ def query(
     if format not in ("table", "csv", "json"):
         errors.print(f"[red]--format must be table, csv or json, not {format!r}[/red]")
         raise typer.Exit(2)
-    if not (workdir / "catalog.db").exists():
-        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
-        raise typer.Exit(2)
+    _require_tables(workdir, "run `cdp demo` or `cdp run` first")
     try:
         result = query_tables(workdir, sql)
         frame = result.df() if result is not None else None
@@ -279,9 +281,7 @@ def evaluate(
     except TruthFormatError as exc:
         errors.print(f"[red]{truth_path}: {exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
-    if not (workdir / "catalog.db").exists():
-        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
-        raise typer.Exit(2)
+    _require_tables(workdir, "run `cdp demo` or `cdp run` first")
     identities = open_store(workdir).read("identities").to_pandas()
     quality = link_quality(identities, expected)
     if quality.records == 0:  # figures over nothing would read as perfect
@@ -310,9 +310,7 @@ def train(
     from cdp.pipeline.training import train_models
 
     loaded = _load(config)
-    if not (workdir / "catalog.db").exists():
-        errors.print(f"[red]{workdir} holds no tables yet; ingest files first (cdp ingest or cdp run)[/red]")
-        raise typer.Exit(2)
+    _require_tables(workdir, "ingest files first (cdp ingest or cdp run)")
     started = time.perf_counter()
     with console.status("Training…"):
         try:
@@ -335,9 +333,7 @@ def explain(
     from cdp.identity.explain import UnknownRecord
     from cdp.identity.explain import explain as explain_record
 
-    if not (workdir / "catalog.db").exists():
-        errors.print(f"[red]{workdir} holds no tables yet; run `cdp demo` or `cdp run` first[/red]")
-        raise typer.Exit(2)
+    _require_tables(workdir, "run `cdp demo` or `cdp run` first")
     store = open_store(workdir)
     try:
         lines = explain_record(record, store.read("identities").to_pandas(), store.read("identity_links").to_pandas(),
