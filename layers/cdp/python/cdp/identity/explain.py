@@ -63,6 +63,9 @@ def explain(record_key: str, identities: pd.DataFrame, links: pd.DataFrame, revi
         for _, review in refused.iterrows():
             left, right = review["record_keys"]
             lines.append(f"  {left} — {right} ({review['rule']}): {review['reason']}")
+    if ((reviews["kind"] == "borrowed_email") & reviews["record_keys"].map(lambda keys: record_key in keys)).any():
+        lines.append("Its email was not used as identity: the address spells another first name than the record's "
+                     "(a partner's or a relative's address typed on this person's card).")
     untrusted = reviews[reviews["kind"].str.startswith(("shared_", "junk_")) &
                         reviews["record_keys"].map(lambda keys: record_key in keys)]
     for _, review in untrusted.iterrows():

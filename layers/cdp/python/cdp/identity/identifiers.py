@@ -71,19 +71,26 @@ def implied_first_names(records: pd.DataFrame) -> pd.Series:
     """
     known = {fold(name) for name in records["first_name"].dropna().unique() if isinstance(name, str)}
     known = {name for name in known if " " not in name and len(name) > 2}
-    spelled = records["email"].map(lambda email: first_name_in_email(email, known))
     first = records["first_name"]
     # An initial (P.) says less than the address (paula.davis@) when the two agree on the first letter.
-    initial = first.map(lambda name: isinstance(name, str) and len(fold(name).replace(" ", "")) == 1)
-    agrees = [isinstance(s, str) and isinstance(f, str) and s[0] == fold(f)[0] for s, f in zip(spelled, first,
-                                                                                              strict=True)]
-    first = first.where(~(initial & pd.Series(agrees, index=first.index)), spelled)
-    return first.where(first.notna(), spelled)
+    initial = first.map(lambda name: isinstance(name, str) and len(fold(name).replace(" ", "")) == 1,
+                        na_action="ignore").fillna(False).astype(bool)
+    wanting = first.isna() | initial
+    spelled = records.loc[wanting, "email"].map(lambda email: first_name_in_email(email, known))
+    agrees = pd.Series([isinstance(s, str) and isinstance(f, str) and s[0] == fold(f)[0]
+                        for s, f in zip(spelled, first[wanting], strict=True)], index=spelled.index, dtype=bool)
+    first = first.copy()
+    first.loc[agrees[agrees].index] = spelled[agrees]
+    missing = first.isna() & wanting
+    first.loc[missing] = spelled.reindex(first.index)[missing]
+    return first
 
 
-def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Mapping[str, str]) -> pd.Series:
+def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Mapping[str, str],
+                    only: pd.Series | None = None) -> pd.Series:
     """True where a record's email spells another first name than the record's own: a partner's or a relative's
-    address typed on this person's card. It is no identity of this record's person."""
+    address typed on this person's card. It is no identity of this record's person. ``only`` (a mask) limits the
+    records looked at; the others are False."""
     known = {fold(name) for name in first_names.dropna().unique() if isinstance(name, str)}
     known = {name for name in known if " " not in name}
 
@@ -91,8 +98,11 @@ def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Ma
         spelled = first_name_in_email(email, known) if isinstance(first, str) else None
         return spelled is not None and not first_names_compatible(spelled, first, nicknames)
 
-    return pd.Series([borrowed(e, f) for e, f in zip(records["email"], first_names, strict=True)],
-                     index=records.index)
+    looked = records.index if only is None else records.index[only.to_numpy()]
+    result = pd.Series(False, index=records.index)
+    result.loc[looked] = [borrowed(e, f) for e, f in zip(records.loc[looked, "email"], first_names.loc[looked],
+                                                        strict=True)]
+    return result
 
 
 @dataclass(frozen=True)

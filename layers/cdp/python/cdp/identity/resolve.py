@@ -39,6 +39,7 @@ COLUMNS = ["record_key", "source", "profile_id", "rule", "score", "run_id", "lin
 # Deterministic links come before any probabilistic one, in the order of their keys.
 DETERMINISTIC_STRENGTH = 1000.0
 CROSS_REFERENCE = "cross_reference"
+BORROWED = "borrowed_email"  # the review kind of a record whose email spells someone else's first name
 PROBABILISTIC = "probabilistic"
 
 
@@ -69,14 +70,15 @@ def personal_values(records: pd.DataFrame, key_types: KeyTypes, keys: tuple[str,
     return out
 
 
-def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]) -> tuple[KeyTypes, pd.Series,
-                                                                                           dict[str, pd.Series]]:
-    """Identifier types, each record's first name (its own, or the one its email spells), and personal values."""
+def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]
+           ) -> tuple[KeyTypes, pd.Series, dict[str, pd.Series], pd.Series]:
+    """Identifier types, each record's first name (its own, or the one its email spells), personal values, and
+    which records carry a borrowed email."""
     first_names = implied_first_names(records)
     key_types = type_identifiers(records, spec.deterministic_keys, junk_values=spec.junk_values,
                                  max_people=spec.max_people_per_key, nicknames=nicknames, first_names=first_names)
     borrowed = borrowed_emails(records, first_names, nicknames)
-    return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed)
+    return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed), borrowed
 
 
 def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...]) -> list[pd.DataFrame]:
@@ -163,6 +165,7 @@ class Prepared:
     key_types: KeyTypes
     first_names: pd.Series
     personal: dict[str, pd.Series]
+    borrowed: pd.Series
     _frame: pd.DataFrame | None = None
 
     @property
@@ -199,6 +202,7 @@ def resolve(
     prepared = records if isinstance(records, Prepared) else prepare(records, spec)
     records, key_types, first_names, personal = (prepared.records, prepared.key_types, prepared.first_names,
                                                  prepared.personal)
+    borrowed = prepared.borrowed
     if records.empty:
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
                           pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
@@ -217,7 +221,7 @@ def resolve(
                                                                         **{k: personal[k] for k in keys})
     clusters = cluster(guarded, links, keys, nicknames)
     return Resolution(_identities(records, clusters, previous, run_id, now), clusters.accepted,
-                      _reviews(records, key_types, clusters.refused, refused_names, keys), key_types)
+                      _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed), key_types)
 
 
 def _identities(records: pd.DataFrame, clusters: Clusters, previous: pd.DataFrame, run_id: str,
@@ -302,7 +306,12 @@ def resolve_new(
                           for k in keys},
                          {k: {v: why for v, why in fresh_types.reasons.get(k, {}).items() if v in new_values[k]}
                           for k in keys})
-    borrowed = borrowed_emails(records, first_names, nicknames)
+    # Whether an address is borrowed is looked at again for the new records and the carriers of their identifiers;
+    # the others keep the last run's answer.
+    looked = is_new | records.index.isin(carriers.index)
+    borrowed = borrowed_emails(records, first_names, nicknames, only=looked)
+    before = {keys_[0] for keys_ in previous_reviews.loc[previous_reviews["kind"] == BORROWED, "record_keys"]}
+    borrowed |= ~looked & records["record_key"].isin(before)
     personal = personal_values(records, key_types, keys, borrowed)
     for key in keys:  # values no new record carries keep the last run's type
         flagged = previous_reviews[previous_reviews["kind"].isin([f"{SHARED}_{key}", f"{JUNK}_{key}"])]
@@ -354,19 +363,23 @@ def resolve_new(
         """Refused links of re-clustered records, and types of identifiers that were typed again."""
         if review["kind"] == "refused_link":
             return bool(set(review["record_keys"]) & again)
+        if review["kind"] == BORROWED:
+            return review["record_keys"][0] in looked_keys
         key = review["rule"]
         first = review["record_keys"][0]
         return first not in value_of.index or value_of.at[first, key] in new_values.get(key, set())
 
+    looked_keys = set(records.loc[looked, "record_key"])
     kept_reviews = previous_reviews[~previous_reviews.apply(stale, axis=1)] if len(previous_reviews) \
         else previous_reviews
     reviews = pd.concat([kept_reviews[["kind", "record_keys", "rule", "score", "reason"]],
-                         _reviews(records, key_types, clusters.refused, refused_names, keys)], ignore_index=True)
+                         _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed & looked)],
+                        ignore_index=True)
     return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types)
 
 
 def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, refused_names: pd.DataFrame,
-             keys: tuple[str, ...]) -> pd.DataFrame:
+             keys: tuple[str, ...], borrowed: pd.Series | None = None) -> pd.DataFrame:
     """What a data steward may want to look at: refused links, and identifiers not trusted as identity (by the
     records that carry them, never by the value itself)."""
     rows = []
@@ -379,4 +392,8 @@ def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, 
         for value, group in carrying.groupby(key, sort=True):
             rows.append({"kind": f"{untrusted[value]}_{key}", "record_keys": sorted(group["record_key"]), "rule": key,
                          "score": None, "reason": key_types.reasons[key][value]})
+    if borrowed is not None:
+        for record_key in sorted(records.loc[borrowed[borrowed].index, "record_key"]):
+            rows.append({"kind": BORROWED, "record_keys": [record_key], "rule": "email", "score": None,
+                         "reason": "the address spells another first name than the record's"})
     return pd.DataFrame(rows, columns=["kind", "record_keys", "rule", "score", "reason"])
