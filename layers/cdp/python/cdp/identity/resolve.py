@@ -319,7 +319,10 @@ def resolve_new(
         stale = records["record_key"].isin(untrusted) & ~records[key].isin(new_values[key])
         personal[key] = personal[key].where(~stale, None)
 
-    candidates = [links for links in _key_links(records, personal, keys)]
+    # Only the values new records carry can link them; the rest of the base keeps its links.
+    carrying_new = np.logical_or.reduce([personal[key].isin(set(personal[key][is_new].dropna())) for key in keys]) \
+        if keys else np.zeros(len(records), dtype=bool)
+    candidates = _key_links(records[carrying_new], {k: v[carrying_new] for k, v in personal.items()}, keys)
     emails = personal.get("email")
     owners = {} if emails is None else dict(
         records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
@@ -357,21 +360,19 @@ def resolve_new(
     outside = previous_links[~(previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again))]
     outside = outside.rename(columns={"left_key": "left", "right_key": "right"})[[*LINK_COLUMNS, "run_id"]]
     all_links = pd.concat([outside, clusters.accepted.assign(run_id=run_id)], ignore_index=True)
-    value_of = records.set_index("record_key")
-
-    def stale(review: pd.Series) -> bool:
-        """Refused links of re-clustered records, and types of identifiers that were typed again."""
-        if review["kind"] == "refused_link":
-            return bool(set(review["record_keys"]) & again)
-        if review["kind"] == BORROWED:
-            return review["record_keys"][0] in looked_keys
-        key = review["rule"]
-        first = review["record_keys"][0]
-        return first not in value_of.index or value_of.at[first, key] in new_values.get(key, set())
-
+    # Reviews that no longer hold: refused links of re-clustered records, borrowed addresses looked at again, and
+    # the types of identifiers that were typed again (found by the value their first record carries).
     looked_keys = set(records.loc[looked, "record_key"])
-    kept_reviews = previous_reviews[~previous_reviews.apply(stale, axis=1)] if len(previous_reviews) \
-        else previous_reviews
+    kinds, firsts = previous_reviews["kind"], previous_reviews["record_keys"].map(lambda ks: ks[0])
+    refused_stale = (kinds == "refused_link") & previous_reviews["record_keys"].map(lambda ks: bool(set(ks) & again))
+    borrowed_stale = (kinds == BORROWED) & firsts.isin(looked_keys)
+    typed_again = pd.Series(False, index=previous_reviews.index)
+    value_of = records.set_index("record_key")
+    for key in keys:
+        of_key = kinds.isin([f"{SHARED}_{key}", f"{JUNK}_{key}"])
+        carried = firsts[of_key].map(value_of[key])
+        typed_again[of_key] = carried.isna() | carried.isin(new_values[key])
+    kept_reviews = previous_reviews[~(refused_stale | borrowed_stale | typed_again)]
     reviews = pd.concat([kept_reviews[["kind", "record_keys", "rule", "score", "reason"]],
                          _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed & looked)],
                         ignore_index=True)
