@@ -24,8 +24,13 @@ SECTIONS = {
                round(count(*)::DOUBLE / count(DISTINCT profile_id), 2) AS records_per_profile,
                count(*) FILTER (WHERE rule = 'email') AS linked_by_email,
                count(*) FILTER (WHERE rule = 'phone') AS linked_by_phone,
+               count(*) FILTER (WHERE rule = 'cross_reference') AS linked_by_orders,
+               count(*) FILTER (WHERE rule = 'probabilistic') AS linked_by_model,
                count(*) FILTER (WHERE rule = 'singleton') AS unlinked
         FROM identities""",
+    "What identity resolution did not trust": """
+        SELECT kind, count(*) AS reviews, sum(len(record_keys))::BIGINT AS records, any_value(reason) AS for_instance
+        FROM identity_reviews GROUP BY kind ORDER BY reviews DESC""",
     "Segments": f"""
         WITH members AS ({current_members_sql()})
         SELECT m.segment_id, count(*) AS members, round(sum(f.revenue), 2) AS revenue,
@@ -49,7 +54,8 @@ th{background:#eef1f6}td:first-child,th:first-child{text-align:left}
 def write_report(store: TableStore, workdir: Path) -> Path:
     """Write ``workdir/report.html`` from the tables of ``store``."""
     con = sql.connect()
-    for name in ("files", "quarantine", "identities", "segment_memberships", "features", "activations"):
+    for name in ("files", "quarantine", "identities", "identity_reviews", "segment_memberships", "features",
+                 "activations"):
         con.register(name, store.read(name))
     parts = [f"<h1>Customer data platform — {html.escape(str(workdir))}</h1>"]
     for title, query in SECTIONS.items():
