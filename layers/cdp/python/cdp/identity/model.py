@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from cdp.config.identity import ComparisonSpec, ProbabilisticSpec
-from cdp.identity.compatibility import fold
+from cdp.identity.compatibility import NICKNAMES, fold
 
 # Splink logs each training step at INFO; a pipeline run keeps its own log quiet.
 logging.getLogger("splink").setLevel(logging.ERROR)
@@ -25,13 +26,17 @@ logging.getLogger("splink").setLevel(logging.ERROR)
 COMPARED = ["first_name", "last_name", "full_name", "birth_date", "email", "phone", "postcode", "street", "city"]
 
 
-def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series]) -> pd.DataFrame:
-    """What Splink compares: folded names, dates as text, and only the personal value of each identifier."""
+def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series],
+                nicknames: Mapping[str, str] = NICKNAMES) -> pd.DataFrame:
+    """What Splink compares: folded names (a nickname as the name it stands for: Manu as Emmanuel), dates as
+    text, and only the personal value of each identifier."""
     frame = pd.DataFrame({"unique_id": records["record_key"].to_numpy()})
     for column in ("first_name", "last_name", "street", "city"):
         # Folded once per distinct value: names and towns repeat across records.
         distinct = records[column].dropna().unique()
         folded = {value: fold(value) or None for value in distinct if isinstance(value, str)}
+        if column == "first_name":
+            folded = {value: nicknames.get(name, name) if name else None for value, name in folded.items()}
         frame[column] = records[column].map(folded).to_numpy()
     frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
         frame["first_name"].notna() & frame["last_name"].notna())

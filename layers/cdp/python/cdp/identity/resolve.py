@@ -166,18 +166,20 @@ class Prepared:
     first_names: pd.Series
     personal: dict[str, pd.Series]
     borrowed: pd.Series
+    nicknames: dict[str, str]
     _frame: pd.DataFrame | None = None
 
     @property
     def model_frame(self) -> pd.DataFrame:
         if self._frame is None:
-            self._frame = matcher.model_frame(self.records, self.personal)
+            self._frame = matcher.model_frame(self.records, self.personal, self.nicknames)
         return self._frame
 
 
 def prepare(records: pd.DataFrame, spec: IdentitySpec) -> Prepared:
     records = records.reset_index(drop=True)
-    return Prepared(records, *_typed(records, spec, _nicknames(spec)))
+    nicknames = _nicknames(spec)
+    return Prepared(records, *_typed(records, spec, nicknames), nicknames)
 
 
 def train_matcher(records: pd.DataFrame | Prepared, spec: IdentitySpec) -> dict[str, Any]:
@@ -331,7 +333,7 @@ def resolve_new(
                                             fact_links or {}, set(records["record_key"]), owners))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
-        frame = matcher.model_frame(records, personal)
+        frame = matcher.model_frame(records, personal, nicknames)
         scored, refused_names = probabilistic_links(records, frame, model, spec, new_keys)
         candidates.append(scored)
     candidates = [c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates if not c.empty]
