@@ -41,13 +41,14 @@ DETERMINISTIC_STRENGTH = 1000.0
 CROSS_REFERENCE = "cross_reference"
 BORROWED = "borrowed_email"  # the review kind of a record whose email spells someone else's first name
 PROBABILISTIC = "probabilistic"
+REVIEW_COLUMNS = ["kind", "record_keys", "rule", "score", "reason"]
 
 
 @dataclass(frozen=True)
 class Resolution:
     identities: pd.DataFrame  # COLUMNS
     links: pd.DataFrame  # accepted links: LINK_COLUMNS
-    reviews: pd.DataFrame  # kind, record_keys, rule, score, reason
+    reviews: pd.DataFrame  # REVIEW_COLUMNS
     key_types: KeyTypes
 
 
@@ -79,6 +80,27 @@ def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]
                                  max_people=spec.max_people_per_key, nicknames=nicknames, first_names=first_names)
     borrowed = borrowed_emails(records, first_names, nicknames)
     return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed), borrowed
+
+
+def _email_owners(records: pd.DataFrame, personal: Mapping[str, pd.Series]) -> dict[str, str]:
+    """Each personal email's first record: the record a receipt sent to that address names."""
+    emails = personal.get("email")
+    if emails is None:
+        return {}
+    return dict(records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
+
+
+def _all_links(candidates: list[pd.DataFrame]) -> pd.DataFrame:
+    present = [c for c in candidates if not c.empty]
+    return pd.concat(present, ignore_index=True) if present else pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+
+
+def _guarded(records: pd.DataFrame, first_names: pd.Series, personal: Mapping[str, pd.Series],
+             keys: tuple[str, ...]) -> pd.DataFrame:
+    """What the guards look at: names (the first one implied by the email where missing), birth date, and the
+    personal identifiers."""
+    return records[["record_key", "last_name", "birth_date"]].assign(
+        first_name=first_names.loc[records.index], **{k: personal[k].loc[records.index] for k in keys})
 
 
 def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...]) -> list[pd.DataFrame]:
@@ -135,8 +157,8 @@ def _name_only(contributions: pd.Series, name_columns: set[str]) -> pd.Series:
     return contributions.map(only_names)
 
 
-def probabilistic_links(records: pd.DataFrame, frame: pd.DataFrame, model: dict[str, Any],
-                        spec: IdentitySpec, new: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def probabilistic_links(frame: pd.DataFrame, model: dict[str, Any], spec: IdentitySpec,
+                        new: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Links Splink scores at or above the threshold (only pairs with a ``new`` record, when given); and those
     refused for resting on a common name alone."""
     scored = matcher.predict(frame, model, spec.probabilistic.match_probability, new)
@@ -200,28 +222,22 @@ def resolve(
 ) -> Resolution:
     """Assign every record (its current version, one row per record_key) to a profile."""
     keys = spec.deterministic_keys
-    nicknames = _nicknames(spec)
     prepared = records if isinstance(records, Prepared) else prepare(records, spec)
     records, key_types, first_names, personal = (prepared.records, prepared.key_types, prepared.first_names,
                                                  prepared.personal)
     borrowed = prepared.borrowed
     if records.empty:
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
-                          pd.DataFrame(columns=["kind", "record_keys", "rule", "score", "reason"]), key_types)
+                          pd.DataFrame(columns=REVIEW_COLUMNS), key_types)
     candidates = _key_links(records, personal, keys)
-    emails = personal.get("email")
-    owners = {} if emails is None else dict(
-        records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
-    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]), owners))
+    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]),
+                                            _email_owners(records, personal)))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
-        scored, refused_names = probabilistic_links(records, prepared.model_frame, model, spec)
+        scored, refused_names = probabilistic_links(prepared.model_frame, model, spec)
         candidates.append(scored)
-    links = pd.concat([c for c in candidates if not c.empty], ignore_index=True) if any(
-        not c.empty for c in candidates) else pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
-    guarded = records[["record_key", "last_name", "birth_date"]].assign(first_name=first_names,
-                                                                        **{k: personal[k] for k in keys})
-    clusters = cluster(guarded, links, keys, nicknames)
+    clusters = cluster(_guarded(records, first_names, personal, keys), _all_links(candidates), keys,
+                       prepared.nicknames)
     return Resolution(_identities(records, clusters, previous, run_id, now), clusters.accepted,
                       _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed), key_types)
 
@@ -293,7 +309,7 @@ def resolve_new(
     keys = spec.deterministic_keys
     if not new_keys:  # nothing arrived: the persons stay as they are
         return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
-                          previous_reviews[["kind", "record_keys", "rule", "score", "reason"]], KeyTypes({}, {}))
+                          previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}))
     nicknames = _nicknames(spec)
     records = records.reset_index(drop=True)
     is_new = records["record_key"].isin(new_keys)
@@ -325,20 +341,16 @@ def resolve_new(
     carrying_new = np.logical_or.reduce([personal[key].isin(set(personal[key][is_new].dropna())) for key in keys]) \
         if keys else np.zeros(len(records), dtype=bool)
     candidates = _key_links(records[carrying_new], {k: v[carrying_new] for k, v in personal.items()}, keys)
-    emails = personal.get("email")
-    owners = {} if emails is None else dict(
-        records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
-    new_emails = set(emails[is_new].dropna()) if emails is not None else set()
+    new_emails = set(personal["email"][is_new].dropna()) if "email" in personal else set()
     candidates.append(cross_reference_links(_facts_naming(facts or {}, fact_links or {}, new_keys, new_emails),
-                                            fact_links or {}, set(records["record_key"]), owners))
+                                            fact_links or {}, set(records["record_key"]),
+                                            _email_owners(records, personal)))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal, nicknames)
-        scored, refused_names = probabilistic_links(records, frame, model, spec, new_keys)
+        scored, refused_names = probabilistic_links(frame, model, spec, new_keys)
         candidates.append(scored)
-    candidates = [c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates if not c.empty]
-    fresh = pd.concat(candidates, ignore_index=True) if candidates else \
-        pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
+    fresh = _all_links([c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates])
 
     # The records to cluster again: the new ones and every record of a profile a new link or record touches.
     profile_of = previous.set_index("record_key")["profile_id"]
@@ -350,9 +362,7 @@ def resolve_new(
     kept_links = kept_links.rename(columns={"left_key": "left", "right_key": "right"})[LINK_COLUMNS]
     links = pd.concat([kept_links.assign(strength=_strength(kept_links, keys)), fresh], ignore_index=True)
     subset = records[records["record_key"].isin(again)]
-    guarded = subset[["record_key", "last_name", "birth_date"]].assign(
-        first_name=first_names.loc[subset.index], **{k: personal[k].loc[subset.index] for k in keys})
-    clusters = cluster(guarded, links, keys, nicknames)
+    clusters = cluster(_guarded(subset, first_names, personal, keys), links, keys, nicknames)
 
     untouched = previous[~previous["record_key"].isin(again)]
     redone = _identities(subset, clusters, previous[previous["record_key"].isin(again)], run_id, now,
@@ -375,7 +385,7 @@ def resolve_new(
         carried = firsts[of_key].map(value_of[key])
         typed_again[of_key] = carried.isna() | carried.isin(new_values[key])
     kept_reviews = previous_reviews[~(refused_stale | borrowed_stale | typed_again)]
-    reviews = pd.concat([kept_reviews[["kind", "record_keys", "rule", "score", "reason"]],
+    reviews = pd.concat([kept_reviews[REVIEW_COLUMNS],
                          _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed & looked)],
                         ignore_index=True)
     return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types)
@@ -399,4 +409,4 @@ def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, 
         for record_key in sorted(records.loc[borrowed[borrowed].index, "record_key"]):
             rows.append({"kind": BORROWED, "record_keys": [record_key], "rule": "email", "score": None,
                          "reason": "the address spells another first name than the record's"})
-    return pd.DataFrame(rows, columns=["kind", "record_keys", "rule", "score", "reason"])
+    return pd.DataFrame(rows, columns=REVIEW_COLUMNS)

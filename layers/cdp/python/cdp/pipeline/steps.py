@@ -94,11 +94,12 @@ IDENTITY_MODEL = "identity"
 MIN_RECORDS_TO_TRAIN = 100
 
 
-def identity_model(records: pd.DataFrame | Prepared, ctx: StepContext) -> tuple[str | None, dict | None, bool]:
-    """The latest trained matcher, training one first when there is none (then ``trained`` is True)."""
+def identity_model(records: pd.DataFrame | Prepared, latest: tuple[str, dict] | None,
+                   ctx: StepContext) -> tuple[str | None, dict | None, bool]:
+    """The latest trained matcher (``latest``, as the model store gave it), training one first when there is none
+    and there are enough records (then ``trained`` is True)."""
     if not ctx.config.identity.probabilistic.enabled:
         return None, None, False
-    latest = ctx.models.latest(IDENTITY_MODEL)
     if latest is not None:
         return latest[0], latest[1], False
     count = len(records.records) if isinstance(records, Prepared) else len(records)
@@ -130,13 +131,15 @@ def _plain(table: pa.Table) -> pd.DataFrame:
 def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     records = _plain(inputs["records"])
     previous = _plain(inputs["identities"])
-    latest = ctx.models.latest(IDENTITY_MODEL) if ctx.config.identity.probabilistic.enabled else None
+    enabled = ctx.config.identity.probabilistic.enabled
+    latest = ctx.models.latest(IDENTITY_MODEL) if enabled else None
+    # A model trained now was trained on the whole base: resolve it all with that model, not only what is new.
+    will_train = enabled and latest is None and len(records) >= MIN_RECORDS_TO_TRAIN
+    incremental = not (ctx.full_resolution or previous.empty or will_train)
     # A full resolution and the training it may need start from the same typed records: type them once.
-    full = ctx.full_resolution or previous.empty or (latest is None and len(records) >= MIN_RECORDS_TO_TRAIN)
-    prepared = prepare(records, ctx.config.identity) if full else None
-    version, model, trained = identity_model(prepared or records, ctx)
+    prepared = None if incremental else prepare(records, ctx.config.identity)
+    version, model, trained = identity_model(prepared or records, latest, ctx)
     facts, fact_links = {"orders": _plain(inputs["orders"])}, _fact_links(ctx.config)
-    incremental = not (ctx.full_resolution or trained or previous.empty)
     if incremental:
         new_keys = set(inputs["new_records"]["record_key"].to_pylist())
         resolution = resolve_new(records, new_keys, previous, _plain(inputs["identity_links"]),
