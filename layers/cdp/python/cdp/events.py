@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 EVENT_SOURCE = "cdp"
@@ -37,6 +38,11 @@ def integration_rule_name(source: str) -> str:
 def integration_rule_pattern(detail_types: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """Events that other systems publish for a source (e.g. Order Placed), never the platform's own."""
     return {"source": [{"anything-but": [EVENT_SOURCE]}], "detail-type": list(detail_types)}
+
+
+def event_time(moment: datetime) -> str:
+    """An event's time as EventBridge writes it: ISO 8601 in UTC with a Z."""
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def envelope(detail_type: str, detail: dict[str, Any], *, event_id: str, time: str) -> dict[str, Any]:

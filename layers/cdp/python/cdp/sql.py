@@ -12,3 +12,8 @@ def connect(**config: object) -> duckdb.DuckDBPyConnection:
     except duckdb.Error:
         pass  # without the ICU extension DuckDB reads and writes TIMESTAMPTZ in UTC already
     return con
+
+
+def literal(text: str) -> str:
+    """A string literal, quotes doubled: for DuckDB SQL and for the tables' row filters, which quote alike."""
+    return "'" + text.replace("'", "''") + "'"

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from cdp.activation.holdout import in_holdout
 from cdp.config import ActivationPlanSpec, Config
-from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope
+from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope, event_time
 from cdp.privacy.consent import may_contact
 from cdp.privacy.hashing import sha256_identifier
 from cdp.tables import TABLES
@@ -42,7 +42,7 @@ def plan_activations(
     """
     plans: dict[str, ActivationPlanSpec] = {plan.segment: plan for plan in config.activation_plans}
     by_id = {p["profile_id"]: p for p in profiles.to_pylist()}
-    occurred_at = now.isoformat().replace("+00:00", "Z")
+    occurred_at = event_time(now)
     activations: list[Activation] = []
     for change in changes.to_pylist():
         plan = plans.get(change["segment_id"])

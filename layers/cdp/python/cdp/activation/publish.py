@@ -8,14 +8,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope
+from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope, event_time
 
 
 def events_of(rows: pa.Table) -> list[dict[str, Any]]:
     """The events of recorded decisions, exactly as planned (the row keeps the event's detail)."""
     return [
         envelope(SEGMENT_MEMBERSHIP_CHANGED, json.loads(row["detail"]), event_id=row["event_id"],
-                 time=row["occurred_at"].isoformat().replace("+00:00", "Z"))
+                 time=event_time(row["occurred_at"]))
         for row in rows.select(["event_id", "detail", "occurred_at"]).to_pylist()
     ]
 

@@ -17,12 +17,13 @@ from typing import Literal
 import pyarrow as pa
 
 from cdp.config import Config, SourceSpec
-from cdp.events import FILE_INGESTED, envelope
+from cdp.events import FILE_INGESTED, envelope, event_time
 from cdp.ingest.contract import Validated, validate_all
 from cdp.ingest.formats import MIXED, Content, FileRejected, NotUtf8, read_batches
 from cdp.ingest.normalisers import as_text
 from cdp.ingest.versions import VersionSet, first_occurrences, version_digests
 from cdp.ports import EventBus, TableStore
+from cdp.sql import literal
 from cdp.tables import TABLES
 
 Status = Literal["ingested", "rejected", "skipped"]
@@ -107,10 +108,6 @@ def content_fingerprint(content: Content) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class NewVersions:
     """Keeps only rows whose (record_key, content) is not stored yet nor seen earlier in this file.
 
@@ -120,7 +117,7 @@ class NewVersions:
 
     def __init__(self, store: TableStore, table: str, source: str):
         self.seen = VersionSet()
-        for known in store.read_batches(table, f"source == {_quoted(source)}", ("record_key", "content_hash")):
+        for known in store.read_batches(table, f"source == {literal(source)}", ("record_key", "content_hash")):
             if known.num_rows:
                 digests = version_digests(as_text(known["record_key"]), as_text(known["content_hash"]))
                 keep = first_occurrences(digests) & ~self.seen.contains(digests)
@@ -160,13 +157,13 @@ def begin_file(
     if spec is None:
         raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
     file_id = file_id_for(source, fingerprint)
-    previous = store.read("files", f"file_id == {_quoted(file_id)}")
+    previous = store.read("files", f"file_id == {literal(file_id)}")
     if previous.num_rows:
         row = previous.to_pylist()[0]
         return spec, file_id, FileOutcome(file_id, source, uri, "skipped", f"already {row['status']} as {row['uri']}")
     # Leftovers of an interrupted attempt carry this file_id but no files row: remove them before writing.
     for table in (spec.table, "quarantine"):
-        store.delete(table, f"file_id == {_quoted(file_id)}")
+        store.delete(table, f"file_id == {literal(file_id)}")
     return spec, file_id, None
 
 
@@ -213,7 +210,7 @@ def record_file(store: TableStore, bus: EventBus, outcome: FileOutcome, fingerpr
 def file_ingested_event(outcome: FileOutcome, now: datetime) -> dict:
     """Counts and the data-quality summary only: row values may be personal and stay out of events."""
     return envelope(FILE_INGESTED, dataclasses.asdict(outcome), event_id=outcome.file_id,
-                    time=now.isoformat().replace("+00:00", "Z"))
+                    time=event_time(now))
 
 
 def _files_row(outcome: FileOutcome, fingerprint: str, now: datetime) -> pa.Table:

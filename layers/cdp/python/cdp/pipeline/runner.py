@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from cdp.lineage import current_versions
 from cdp.pipeline.steps import Read, Step, StepContext, Write, step_named
 from cdp.ports import TableStore
+from cdp.sql import literal
 from cdp.tables import TABLES
 
 
@@ -25,13 +26,9 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"run-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def last_consumed(store: TableStore, step: str, table: str) -> int | None:
     """The snapshot of ``table`` that ``step`` consumed in its last successful run, if it ever ran."""
-    runs = store.read("pipeline_runs", f"step == {_quoted(step)} and table_name == {_quoted(table)}",
+    runs = store.read("pipeline_runs", f"step == {literal(step)} and table_name == {literal(table)}",
                       ("snapshot_id", "completed_at"))
     runs = runs.filter(pc.is_valid(runs["snapshot_id"]))
     if runs.num_rows == 0:

@@ -21,8 +21,8 @@ from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_features
 from cdp.identity.changes import profile_changes
-from cdp.identity.resolve import resolve as link_records
 from cdp.identity.resolve import Prepared, prepare, resolve_new, train_matcher
+from cdp.identity.resolve import resolve as link_records
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.segments.membership import changes, current_members

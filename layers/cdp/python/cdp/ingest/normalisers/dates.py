@@ -9,11 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp.ingest.normalisers.common import Normalised, flag, invalid_where, sql_over
+from cdp.sql import literal
 from cdp.tables import TIMESTAMP
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _parse_with_duckdb(raw: pa.Array, formats: tuple[str, ...], kind: str) -> pa.Array:
@@ -23,7 +20,7 @@ def _parse_with_duckdb(raw: pa.Array, formats: tuple[str, ...], kind: str) -> pa
     """
     parsed = f"try_cast(v AS {kind})"
     if formats:
-        parsed = f"coalesce({parsed}, try_strptime(v, [{', '.join(map(_quoted, formats))}])::{kind})"
+        parsed = f"coalesce({parsed}, try_strptime(v, [{', '.join(map(literal, formats))}])::{kind})"
     return sql_over({"v": raw}, f"SELECT {parsed} AS t FROM batch")["t"].combine_chunks()
 
 
