@@ -95,18 +95,19 @@ def settings(spec: ProbabilisticSpec) -> Any:
     )
 
 
-def _linker(frame: pd.DataFrame, model: Any) -> Any:
+def _linker(frame: pd.DataFrame, model: Any) -> tuple[Any, Any]:
+    """A Splink linker over ``frame`` on a DuckDB of its own, and that database (to register more tables)."""
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(connection=duckdb.connect())
-    return Linker(db_api.register(frame, dataset_display_name="records"), model, log_level=None)
+    return Linker(db_api.register(frame, dataset_display_name="records"), model, log_level=None), db_api
 
 
 def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dict[str, Any]:
     """Fit the model on ``model_frame`` rows and return it as Splink's JSON (the artefact)."""
     from splink import block_on
 
-    linker = _linker(frame, settings(spec))
+    linker, _ = _linker(frame, settings(spec))
     deterministic = [block_on(key) for key in ("email", "phone") if frame[key].notna().any()]
     deterministic.append(block_on("full_name", "birth_date"))
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
@@ -132,14 +133,11 @@ def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
     base and new against new, blocked the same way, with term frequencies taken from the whole base, so that a
     pair scores exactly as a full run would score it.
     """
-    from splink import DuckDBAPI, Linker
-
     splink_model = {k: v for k, v in model.items() if k != "cdp"}
+    linker, db_api = _linker(frame, splink_model)
     if new is None:
-        pairs = _linker(frame, splink_model).inference.predict(threshold_match_probability=threshold)
+        pairs = linker.inference.predict(threshold_match_probability=threshold)
         return _scored(pairs.as_pandas_dataframe(), splink_model)
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    linker = Linker(db_api.register(frame, dataset_display_name="records"), splink_model, log_level=None)
     for column in sorted({level["tf_adjustment_column"] for comparison in splink_model["comparisons"]
                           for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")}):
         linker.table_management.compute_tf_table(column)
