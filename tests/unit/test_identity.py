@@ -109,7 +109,26 @@ def test_first_names_and_birth_dates_compatibility() -> None:
     assert not first_names_compatible("Jean", "Marie")
     assert not first_names_compatible("Léo", "Léa")  # short names: one letter is another person
     assert birth_dates_compatible(date(1990, 3, 4), date(1990, 4, 3))
-    assert not birth_dates_compatible(date(1990, 3, 4), date(1990, 3, 5))
+    assert not birth_dates_compatible(date(1990, 3, 4), date(1990, 4, 5))
+
+
+def test_a_mistyped_birth_date_is_compatible_but_a_generation_apart_is_another_person() -> None:
+    assert birth_dates_compatible(date(1984, 5, 26), date(1983, 5, 26))  # one digit
+    assert birth_dates_compatible(date(1969, 5, 15), date(1969, 5, 25))
+    assert birth_dates_compatible(date(1989, 8, 15), date(1989, 8, 11))  # 15 / 11: one digit
+    assert not birth_dates_compatible(date(1959, 6, 1), date(1989, 6, 1))  # one digit, but parent and child
+    assert not birth_dates_compatible(date(1979, 9, 13), date(1997, 9, 13))  # swapped digits, 18 years
+    assert not birth_dates_compatible(date(1962, 9, 29), date(1989, 12, 1))
+
+
+def test_a_carelessly_keyed_first_name_counts_only_where_the_birth_date_is_the_same() -> None:
+    for typed, meant in (("Maruc", "Marcus"), ("Xatne", "Xanthe"), ("Emi Ilu", "Emiily"), ("Gus", "Gu"),
+                         ("Kle", "Kyle"), ("Sma", "Sam")):
+        assert first_names_compatible(typed, meant, same_birth=True), (typed, meant)
+        assert not first_names_compatible(typed, meant), (typed, meant)
+    # Twins are born the same day: their names differ by more than a slip, and an ending makes another name.
+    for twin, other in (("Léo", "Léa"), ("Louis", "Louise"), ("Jean", "Jeanne"), ("Lucas", "Chloé")):
+        assert not first_names_compatible(twin, other, same_birth=True), (twin, other)
 
 
 def test_an_order_naming_a_card_and_an_account_links_them_unless_they_are_clearly_two_people() -> None:
