@@ -87,6 +87,16 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
     links = ", ".join(f"{rule} {count:,}" for rule, count in resolved["links"].items())
     console.print(f"Links: {links or 'none'}; candidate links refused by the household guards: "
                   f"{resolved['refused']:,} (see identity_reviews, or cdp explain --record KEY)")
+    scored = steps["score"]
+    if scored["model_trained"]:
+        console.print(f"No scoring model was trained yet: trained them on the history up to the run's date first "
+                      f"(version {scored['model']}; `cdp train` refreshes them and prints their validation).")
+    elif scored["model"] is None:
+        console.print(f"No scoring model: {scored['no_model']}. RFM and intent only.")
+    value = f"; value expected over the next {scored['horizon_days']} days: {scored['predicted_value']:,.0f}" \
+        if scored["predicted_value"] is not None else ""
+    console.print(f"Scores: {scored['customers']:,} customers among {scored['profiles']:,} profiles{value}. RFM: "
+                  + ", ".join(f"{name} {count:,}" for name, count in scored["rfm_segments"].items()))
     segments = Table(title="Segments", title_justify="left")
     for column in ("segment", "members", ):
         segments.add_column(column)
@@ -245,8 +255,10 @@ def query(
         table = Table()
         for column in frame.columns:
             table.add_column(str(column))
-        for row in frame.astype(str).itertuples(index=False):
-            table.add_row(*row)
+        missing = frame.isna().to_numpy()
+        for values, gaps in zip(frame.itertuples(index=False), missing, strict=True):
+            # A missing value prints empty (pandas keeps it a float NaN even through astype(str)).
+            table.add_row(*("" if gap else str(value) for value, gap in zip(values, gaps, strict=True)))
         console.print(table)
 
 
@@ -305,7 +317,8 @@ def train(
     workdir: WorkdirOption,
     as_of: Annotated[Optional[str], typer.Option(help="Train on data ingested up to this date (YYYY-MM-DD).")] = None,  # noqa: UP045
 ) -> None:
-    """Fit the identity matcher on the data up to a date and save it as a new version (runs load the latest)."""
+    """Fit the identity matcher and the scoring models on the data up to a date and save each as a new version (runs
+    load the latest)."""
     from cdp.pipeline.local import local_models
     from cdp.pipeline.training import train_models
 
@@ -320,8 +333,38 @@ def train(
             errors.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
     for model in trained:
-        console.print(f"Trained {model.model} model version {model.version} on {model.records:,} records "
-                      f"in {time.perf_counter() - started:.1f} s: {workdir / 'models' / model.model}")
+        if model.skipped:
+            console.print(f"[yellow]No {model.model} model trained: {model.skipped}[/yellow]")
+            continue
+        unit = "customers" if model.model == "scoring" else "records"
+        console.print(f"Trained {model.model} model version {model.version} on {model.records:,} {unit}: "
+                      f"{workdir / 'models' / model.model}")
+        if model.validation:
+            _print_scoring_validation(model.validation)
+    console.print(f"Done in {time.perf_counter() - started:.1f} s")
+
+
+def _print_scoring_validation(validation: dict) -> None:
+    """The time split inside the training data: each purchase model against the period it did not see."""
+    table = Table(title="Purchase days predicted per customer over the held-out period")
+    for column in ("model", "covariates", "MAE", "RMSE", "correlation", "predicted / actual"):
+        table.add_column(column)
+    for row in validation["purchases"]:
+        chosen = row["model"] == validation["chosen"]["model"] and row["covariates"] == validation["chosen"][
+            "covariates"]
+        table.add_row(row["model"] + (" (chosen)" if chosen else ""), "yes" if row["covariates"] else "no",
+                      f"{row['mae']:.3f}", f"{row['rmse']:.3f}", f"{row['correlation']:.3f}",
+                      f"{row['predicted_total']:,.0f} / {row['actual_total']:,.0f}")
+    console.print(table)
+    churn = validation["churn"]
+    console.print(f"Churn model on the next period: ROC AUC {churn['roc_auc']:.3f} over {churn['customers']:,} "
+                  f"customers ({churn['churn_rate']:.0%} churned)")
+    reliability = Table(title="Churn reliability: predicted against observed, by band")
+    for column in ("band", "customers", "predicted", "observed"):
+        reliability.add_column(column)
+    for row in churn["reliability"]:
+        reliability.add_row(row["band"], f"{row['customers']:,}", f"{row['predicted']:.2f}", f"{row['observed']:.2f}")
+    console.print(reliability)
 
 
 @app.command()

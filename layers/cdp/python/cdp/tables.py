@@ -293,14 +293,26 @@ TABLES: dict[str, TableSpec] = {
             pa.schema(
                 [
                     pa.field("profile_id", pa.string(), nullable=False),
-                    pa.field("score_id", pa.string(), nullable=False),
-                    pa.field("value", pa.float64()),
-                    pa.field("band", pa.string()),
+                    pa.field("as_of", pa.date32(), nullable=False),
+                    pa.field("recency_days", pa.int64()),
+                    pa.field("purchase_days", pa.int64()),
+                    pa.field("monetary", pa.float64()),
+                    pa.field("rfm_score", pa.string()),
+                    pa.field("rfm_segment", pa.string()),
+                    pa.field("expected_purchases", pa.float64()),
+                    pa.field("probability_alive", pa.float64()),
+                    pa.field("predicted_value", pa.float64()),
+                    pa.field("churn_probability", pa.float64()),
+                    pa.field("intent_score", pa.int64()),
+                    pa.field("preferred_channel", pa.string()),
+                    pa.field("model_version", pa.string()),
+                    pa.field("scored_at", TIMESTAMP, nullable=False),
                     pa.field("run_id", pa.string(), nullable=False),
                 ]
             ),
-            "Scores per profile (RFM, churn risk, lifetime value...).",
-            key=("profile_id", "score_id"),
+            "Scores per profile as of the run date: RFM (customers only), purchase days and value expected over the "
+            "scoring horizon, churn probability, web intent (0-100) and preferred channel.",
+            key=("profile_id",),
         ),
         TableSpec(
             "segment_memberships",

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from cdp.config.activation import ActivationPlanSpec, ChannelSpec
 from cdp.config.base import ID_PATTERN, ConfigModel
 from cdp.config.identity import IdentitySpec, SurvivorshipSpec
+from cdp.config.scoring import ScoringSpec
 from cdp.config.segments import SegmentSpec
 from cdp.config.sources import SourceSpec
 
@@ -21,6 +22,7 @@ class Config(ConfigModel):
     sources: dict[Annotated[str, Field(pattern=ID_PATTERN)], SourceSpec]
     identity: IdentitySpec = IdentitySpec()
     survivorship: SurvivorshipSpec = SurvivorshipSpec()
+    scoring: ScoringSpec = ScoringSpec()
     segments: tuple[SegmentSpec, ...] = ()
     activation_plans: tuple[ActivationPlanSpec, ...] = ()
     channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}

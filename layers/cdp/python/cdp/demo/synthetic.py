@@ -97,6 +97,13 @@ SECOND_CARD_PHONE = {"none": 0.30, "new": 0.20, "same": 0.50}  # the second card
 MOVED_ON_SECOND_CARD = 0.4  # second cards with a new address
 SECOND_ACCOUNT_RATE = 0.03  # account holders with a second web account under another email
 SECOND_ACCOUNT_PHONE = 0.5  # ... that gives the same phone (the others share no key with the first)
+# Purchase behaviour per kind of customer: mean days between purchases while active, the gamma shape of buying
+# rates across people (smaller: more unequal), and the Beta(a, b) chance of stopping after each purchase.
+BUYING = {"loyal": (35.0, 2.0, (1.0, 40.0)), "occasional": (150.0, 1.0, (1.5, 6.0)), "lapsed": (60.0, 1.5, (1.0, 20.0))}
+HISTORY_DAYS = 730  # first purchases and web visits fall in the last two years
+RISK_PAGES = ["https://shop.example.com/account/unsubscribe", "https://shop.example.com/cgv"]
+# Seasonality of purchases by month, January first: winter sales, a quiet August, Black Friday and Christmas.
+SEASONS = (1.25, 0.8, 0.9, 0.95, 1.0, 1.1, 1.2, 0.7, 0.9, 1.0, 1.5, 1.7)
 WEB_ORDER_WITH_CARD = 0.15  # web and app orders where the buyer typed their loyalty card number at checkout
 STORE_E_RECEIPT = 0.25  # store orders whose receipt was sent by email (the address typed at the till)
 SWAPPED_BIRTH_RATE = 0.03  # records with day and month swapped in the birth date (where the day is 12 or less)
@@ -689,6 +696,32 @@ def _catalogue(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({"sku": [f"SKU-{10000 + i}" for i in range(400)], "category": category, "price": price})
 
 
+def _purchase_days(rng: np.random.Generator, segment: str, end: date) -> list[int]:
+    """Days before ``end`` on which a person buys, most distant first: a buy-till-you-die process. From their first
+    purchase, a person buys at their own rate (Poisson, gamma-distributed across people, following the seasons)
+    and, after each purchase, may stop for good; a lapsed customer stopped 200 to 700 days ago."""
+    mean_gap, shape, (drop_a, drop_b) = BUYING[segment]
+    rate = rng.gamma(shape, 1 / (shape * mean_gap))  # purchases per day while active
+    first = int(rng.integers(0, HISTORY_DAYS))
+    stop = int(rng.integers(200, 700)) if segment == "lapsed" else -1
+    first = max(first, stop + 1)
+    leave = rng.beta(drop_a, drop_b)
+    peak = max(SEASONS)
+    days, day = [first], float(first)
+    while len(days) < 80:
+        day -= rng.exponential(1 / (rate * peak))
+        if day <= max(stop, 0):
+            break
+        month = (end - timedelta(days=int(day))).month
+        if rng.random() >= SEASONS[month - 1] / peak:  # thinning: fewer purchases in quiet months
+            continue
+        if rng.random() < leave:
+            break
+        if int(day) != days[-1]:
+            days.append(int(day))
+    return days
+
+
 def _orders(rng: np.random.Generator, persons: pd.DataFrame, crm: list[dict], accounts: list[dict],
             catalogue: pd.DataFrame, end: date) -> tuple[list[dict], list[dict]]:
     customer_of: dict[str, str] = {}
@@ -700,31 +733,23 @@ def _orders(rng: np.random.Generator, persons: pd.DataFrame, crm: list[dict], ac
     orders, lines = [], []
     products = list(catalogue.itertuples(index=False, name=None))
     end_dt = datetime.combine(end, datetime.min.time())
-    counts = {"loyal": (4, 15), "occasional": (1, 4), "lapsed": (2, 6)}
-    for p in persons[persons["segment"].isin(list(counts))].itertuples():
-        low, high = counts[p.segment]
-        n = int(rng.integers(low, high + 1))
-        if p.segment == "lapsed":  # stopped buying 6 to 18 months ago
-            days = rng.integers(200, 700, n)
-        elif p.segment == "loyal":
-            days = rng.integers(1, 700, n)
-            days[0] = rng.integers(1, 120)
-        else:
-            days = rng.integers(1, 730, n)
-        basket = 1.3 if p.segment == "loyal" else 1.0
-        for offset in np.sort(days)[::-1]:
+    for p in persons[persons["segment"].isin(list(BUYING))].itertuples():
+        # A premium buyer pays more for the same basket; a basket's size is the person's own habit too.
+        premium = float(np.exp(rng.normal(0, 0.35)))
+        lines_per_order = 1 + rng.poisson(float(rng.gamma(2.0, 0.6)))
+        for offset in _purchase_days(rng, p.segment, end):
             order_id = f"O{len(orders) + 1:07d}"
             order_date = end_dt - timedelta(days=int(offset), minutes=int(rng.integers(0, 1440)))
             customer_id, account_id = customer_of.get(p.person_id), account_of.get(p.person_id)
             channel = rng.choice(["store", "web", "app"], p=[0.4, 0.45, 0.15])
             if channel == "store" and customer_id is None:
                 channel = "web"
-            chosen = rng.integers(0, len(products), int(rng.choice([1, 1, 1, 2, 2, 3, 4, 5])))
+            chosen = rng.integers(0, len(products), min(int(lines_per_order), 8))
             quantity = rng.choice([1, 1, 1, 1, 2, 3], size=len(chosen))
             amount = 0.0
             for line_no, (product, qty) in enumerate(zip(chosen, quantity, strict=True), start=1):
                 sku, category, price = products[product]
-                unit_price = round(float(price) * basket, 2)
+                unit_price = round(float(price) * premium, 2)
                 amount += unit_price * int(qty)
                 lines.append({"order_id": order_id, "line_no": line_no, "sku": sku, "category": category,
                               "quantity": int(qty), "unit_price": f"{unit_price:.2f}"})
@@ -758,14 +783,19 @@ def _web_events(rng: np.random.Generator, persons: pd.DataFrame, accounts: list[
     products = list(catalogue.itertuples(index=False, name=None))
     for visitor, (account_id, segment) in enumerate(visitors):
         device = f"anon-{visitor:07d}-{int(rng.integers(0, 1 << 30)):08x}"
-        mean = {"browser": 25, "loyal": 18, "anonymous": 4}.get(segment, 8)
+        mean = {"browser": 40, "loyal": 36, "anonymous": 4}.get(segment, 14)
         n = int(rng.poisson(mean))
         kinds = rng.choice(types, size=n, p=[0.45, 0.3, 0.12, 0.1, 0.03])
         picks = rng.integers(0, len(products), n)
         logged = rng.random(n) < 0.6
-        minutes = rng.integers(1, 180 * 1440, n)
+        # Over the two years of history; a lapsed customer stopped visiting too, and on the way out read the terms
+        # or the unsubscribe page.
+        latest = 150 if segment == "lapsed" else 0
+        minutes = rng.integers(1 + latest * 1440, HISTORY_DAYS * 1440, n)
+        leaving = (rng.random(n) < 0.08) if segment == "lapsed" else np.zeros(n, dtype=bool)
         terms = rng.choice(SEARCH_TERMS, size=n)
-        for kind, pick, logged_in, minute, term in zip(kinds, picks, logged, minutes, terms, strict=True):
+        for kind, pick, logged_in, minute, term, left in zip(kinds, picks, logged, minutes, terms, leaving,
+                                                             strict=True):
             sku, category, _ = products[pick]
             logged_in = account_id is not None and logged_in
             ts = end_dt - timedelta(minutes=int(minute))
@@ -775,7 +805,8 @@ def _web_events(rng: np.random.Generator, persons: pd.DataFrame, accounts: list[
                 "account_id": account_id if logged_in else None,
                 "event_type": str(kind),
                 "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "url": "https://shop.example.com/search" if kind == "search" else f"https://shop.example.com/p/{sku}",
+                "url": RISK_PAGES[int(minute) % len(RISK_PAGES)] if left and kind == "page_view" else
+                "https://shop.example.com/search" if kind == "search" else f"https://shop.example.com/p/{sku}",
                 "sku": None if kind in ("search", "page_view") else sku,
                 "category": None if kind == "search" else str(category),
                 "search_terms": str(term) if kind == "search" else None,

@@ -25,6 +25,8 @@ from cdp.identity.resolve import Prepared, prepare, resolve_new, train_matcher
 from cdp.identity.resolve import resolve as link_records
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
+from cdp.scoring.history import purchase_days, web_days
+from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
 from cdp.segments.membership import changes, current_members
 from cdp.segments.rules import evaluate
 from cdp.tables import TABLES
@@ -188,9 +190,49 @@ def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     return StepOutput({"features": table}, {"profiles": table.num_rows})
 
 
+def scoring_model(purchases: pd.DataFrame, web: pd.DataFrame, latest: tuple[str, dict] | None,
+                  ctx: StepContext) -> tuple[str | None, dict | None, bool, str | None]:
+    """The latest trained scoring models, training them first on the data up to the run's date when there are none
+    (then ``trained`` is True); with too little history to train, no models and the reason.
+
+    A run dated before the latest models' training date (a back-test) must not score with what they learnt from
+    its future: it trains its own on the data up to its date, and keeps them out of the store."""
+    if latest is not None and date.fromisoformat(latest[1]["as_of"]) <= ctx.as_of:
+        return latest[0], latest[1], False, None
+    try:
+        artefact = train_scoring(purchases, web, ctx.as_of, ctx.config.scoring)
+    except ValueError as exc:
+        return None, None, False, str(exc)
+    if latest is not None:
+        return f"back-test-{ctx.as_of.isoformat()}", artefact, True, None
+    version = f"{ctx.as_of.isoformat()}-{ctx.now:%Y%m%dT%H%M%S}"
+    ctx.models.save(SCORING_MODEL, version, artefact)
+    return version, artefact, True, None
+
+
+def score(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    spec = ctx.config.scoring
+    purchases = purchase_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"])
+    web = web_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["events"], spec.intent.weights,
+                   spec.intent.risk_pages)
+    version, artefact, trained, why = scoring_model(purchases, web, ctx.models.latest(SCORING_MODEL), ctx)
+    scored = score_profiles(inputs["profiles"].to_pandas(), purchases, web, ctx.as_of, artefact, spec, version,
+                            ctx.now, ctx.run_id)
+    table = pa.Table.from_pandas(scored.reindex(columns=TABLES["scores"].schema.names),
+                                 schema=TABLES["scores"].schema, preserve_index=False)
+    customers = scored["rfm_segment"].notna()
+    return StepOutput({"scores": table}, {
+        "profiles": len(scored), "customers": int(customers.sum()), "model": version, "model_trained": trained,
+        "horizon_days": spec.horizon_days,
+        **({"no_model": why} if why else {}),
+        "predicted_value": round(float(scored["predicted_value"].sum()), 2) if artefact else None,
+        "rfm_segments": {name: int(n) for name, n in scored["rfm_segment"].value_counts().items()},
+    })
+
+
 def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     before = current_members(inputs["segment_memberships"])
-    after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"])
+    after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"], inputs["scores"])
     changed = changes(before, after, ctx.run_id, ctx.now)
     entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
     return StepOutput({"segment_memberships": changed}, {
@@ -240,8 +282,13 @@ STEPS: tuple[Step, ...] = (
     Step("features", "Compute behavioural features per profile as of the run date.", features,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
          (Write("features", "replace"),)),
+    Step("score", "Score each profile as of the run date: RFM, expected purchases and value (buy-till-you-die and "
+         "Gamma-Gamma), churn probability, web intent and preferred channel, with the trained models.", score,
+         (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
+         (Write("scores", "replace"),)),
     Step("segments", "Evaluate segment rules and record who entered or left each segment.", segments,
-         (Read("profiles"), Read("features"), Read("segment_memberships")), (Write("segment_memberships", "append"),)),
+         (Read("profiles"), Read("features"), Read("scores"), Read("segment_memberships")),
+         (Write("segment_memberships", "append"),)),
     Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",
          activate, (Read("segment_memberships", "new"), Read("profiles")), (Write("activations", "insert_new"),)),
     Step("publish", "Publish the decided events not yet published on the bus, then mark them published.", publish,

@@ -1,11 +1,12 @@
-"""Training: fit the models a run loads (today the identity matcher) on the data up to a date, and save each as a
-new version. A pipeline run never re-estimates a model; ``cdp train`` is how a brand refreshes them."""
+"""Training: fit the models a run loads (the identity matcher, and the scoring models) on the data up to a date, and
+save each as a new version. A pipeline run never re-estimates a model; ``cdp train`` is how a brand refreshes them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -13,6 +14,8 @@ from cdp.config import Config
 from cdp.identity.resolve import train_matcher
 from cdp.lineage import current_versions
 from cdp.pipeline.steps import IDENTITY_MODEL, MIN_RECORDS_TO_TRAIN
+from cdp.scoring.history import purchase_days, web_days
+from cdp.scoring.models import SCORING_MODEL, train_scoring
 from cdp.ports import ModelStore, TableStore
 
 
@@ -20,7 +23,9 @@ from cdp.ports import ModelStore, TableStore
 class Trained:
     model: str
     version: str
-    records: int
+    records: int  # what it learnt from: records for the matcher, customers for the scoring models
+    validation: dict | None = None  # figures measured on a time split inside the training data
+    skipped: str | None = None  # why it was not trained
 
 
 def train_models(store: TableStore, config: Config, models: ModelStore, as_of: date | None = None,
@@ -43,4 +48,24 @@ def train_models(store: TableStore, config: Config, models: ModelStore, as_of: d
                          f"train the identity matcher (at least {MIN_RECORDS_TO_TRAIN}); identifiers alone link them")
     version = f"{(as_of or now.date()).isoformat()}-{now:%Y%m%dT%H%M%S}"
     models.save(IDENTITY_MODEL, version, train_matcher(records, config.identity))
-    return [Trained(IDENTITY_MODEL, version, len(records))]
+    return [Trained(IDENTITY_MODEL, version, len(records)), _train_scoring(store, config, models, as_of or now.date(),
+                                                                            version)]
+
+
+def _train_scoring(store: TableStore, config: Config, models: ModelStore, as_of: date, version: str) -> Trained:
+    """Purchases and web visits are attributed through the last resolved identities; only those up to ``as_of``
+    are learnt from."""
+    profiles, identities = store.read("profiles"), store.read("identities")
+    if profiles.num_rows == 0:
+        return Trained(SCORING_MODEL, "", 0, skipped="no profiles yet: run the pipeline once (cdp run)")
+    spec = config.scoring
+    purchases = purchase_days(config, profiles, identities, current_versions(store.read("orders")))
+    web = web_days(config, profiles, identities, current_versions(store.read("events")), spec.intent.weights,
+                   spec.intent.risk_pages)
+    try:
+        artefact = train_scoring(purchases, web, as_of, spec)
+    except ValueError as exc:
+        return Trained(SCORING_MODEL, "", 0, skipped=str(exc))
+    models.save(SCORING_MODEL, version, artefact)
+    customers = purchases[pd.to_datetime(purchases["day"]) <= pd.Timestamp(as_of)]["profile_id"].nunique()
+    return Trained(SCORING_MODEL, version, int(customers), artefact["validation"])

@@ -13,8 +13,9 @@ from cdp.tables import TABLES
 
 PROFILE_VIEW = """
     CREATE VIEW profile_view AS
-    SELECT p.*, f.* EXCLUDE (profile_id, run_id)
-    FROM profiles p LEFT JOIN features f USING (profile_id)
+    SELECT p.*, f.* EXCLUDE (profile_id, run_id),
+           s.* EXCLUDE (profile_id, run_id, as_of, scored_at, model_version)
+    FROM profiles p LEFT JOIN features f USING (profile_id) LEFT JOIN scores s USING (profile_id)
 """
 
 
@@ -22,17 +23,18 @@ class SegmentRuleError(ValueError):
     pass
 
 
-def _connection(profiles: pa.Table, features: pa.Table) -> duckdb.DuckDBPyConnection:
+def _connection(profiles: pa.Table, features: pa.Table, scores: pa.Table) -> duckdb.DuckDBPyConnection:
     con = sql.connect()
     con.register("profiles", profiles)
     con.register("features", features)
+    con.register("scores", scores)
     con.execute(PROFILE_VIEW)
     return con
 
 
 def check_rules(segments: Sequence[SegmentSpec]) -> list[str]:
     """Bind every rule against the empty profile view: unknown columns and bad SQL show up before a run."""
-    con = _connection(TABLES["profiles"].schema.empty_table(), TABLES["features"].schema.empty_table())
+    con = _connection(*(TABLES[name].schema.empty_table() for name in ("profiles", "features", "scores")))
     columns = [row[0] for row in con.execute("DESCRIBE profile_view").fetchall()]
     problems = []
     for segment in segments:
@@ -46,8 +48,9 @@ def check_rules(segments: Sequence[SegmentSpec]) -> list[str]:
     return problems
 
 
-def evaluate(segments: Sequence[SegmentSpec], profiles: pa.Table, features: pa.Table) -> dict[str, set[str]]:
-    con = _connection(profiles, features)
+def evaluate(segments: Sequence[SegmentSpec], profiles: pa.Table, features: pa.Table,
+             scores: pa.Table | None = None) -> dict[str, set[str]]:
+    con = _connection(profiles, features, scores if scores is not None else TABLES["scores"].schema.empty_table())
     members: dict[str, set[str]] = {}
     for segment in segments:
         try:

@@ -1,0 +1,1 @@
+"""Scores per profile: RFM, future purchases and value, churn risk, web intent and preferred channel."""
