@@ -14,9 +14,9 @@ from cdp.config import Config
 from cdp.identity.resolve import train_matcher
 from cdp.lineage import current_versions
 from cdp.pipeline.steps import IDENTITY_MODEL, MIN_RECORDS_TO_TRAIN
+from cdp.ports import ModelStore, TableStore
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, train_scoring
-from cdp.ports import ModelStore, TableStore
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def fit(model: str, data: Summary, penalty: float = 1e-3) -> dict[str, Any]:
 def expected_purchases(fitted: dict[str, Any], data: Summary, horizon: float) -> np.ndarray:
     """Expected purchase days in the ``horizon`` days after the cut-off, given each customer's history."""
     model, params, gamma = fitted["model"], fitted["params"], np.asarray(fitted["gamma"])
-    x, t_x, T = data.x, data.t_x, data.T
+    x, T = data.x, data.T
     r, alpha = params["r"], _alpha(params, gamma, data.z)
     if model in ("bg_nbd", "mbg_nbd"):
         a, b = params["a"], params["b"]
