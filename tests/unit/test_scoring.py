@@ -4,7 +4,9 @@ as marketers read it, and the score step scores every profile from the data up t
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -174,9 +176,11 @@ def test_every_profile_is_scored_once_with_values_in_their_ranges(scored) -> Non
     assert by_segment["Champions"] > 3 * by_segment["Lost"]
 
 
-def test_a_run_loads_the_trained_models_and_a_back_test_never_sees_its_future(scored, retail_config: Config
-                                                                               ) -> None:
+def test_a_run_loads_the_trained_models_and_a_back_test_never_sees_its_future(scored, retail_config: Config,
+                                                                               tmp_path: Path) -> None:
     workdir, first = scored
+    shutil.copytree(workdir, tmp_path / "work")  # the other tests read the first run's tables
+    workdir = tmp_path / "work"
     store, models = open_store(workdir), local_models(workdir)
     ctx = StepContext(retail_config, "run-2", END, datetime(2026, 11, 2, tzinfo=UTC), MemoryBus(), models)
     again = run_step("score", store, ctx)
@@ -201,3 +205,27 @@ def test_a_run_loads_the_trained_models_and_a_back_test_never_sees_its_future(sc
     assert len(first_after) > 0
     # Store orders alone do not tell whether the web bought earlier: most such customers must be unscored.
     assert first_after.isna().mean() > 0.5
+
+
+def test_each_segment_carries_its_value_potential(scored, retail_config: Config) -> None:
+    workdir, summary = scored
+    store = open_store(workdir)
+    segments = store.read("segments").to_pandas().set_index("segment_id")
+    assert list(segments.index) == [segment.id for segment in retail_config.segments]
+    assert set(segments["kind"]) == {"rule"}
+    scores = store.read("scores").to_pandas().set_index("profile_id")
+    memberships = store.read("segment_memberships").to_pandas()
+    profiles = store.read("profiles").num_rows
+    for segment_id, row in segments.iterrows():
+        members = set(memberships.loc[(memberships["segment_id"] == segment_id)
+                                      & (memberships["change"] == "entered"), "profile_id"])
+        assert row["size"] == len(members) == summary.steps["segments"]["sizes"][segment_id]
+        assert row["share"] == pytest.approx(len(members) / profiles)
+        values = scores.loc[list(members), "predicted_value"]
+        if values.notna().any():
+            assert row["total_predicted_value"] == pytest.approx(values.sum(), abs=0.05)
+            assert row["avg_churn_probability"] == pytest.approx(
+                scores.loc[list(members), "churn_probability"].mean(), abs=1e-3)
+    # The high-value segment is worth more per member than the lapsing one, and less likely to churn.
+    assert segments.loc["high_value", "avg_predicted_value"] > segments.loc["lapsing", "avg_predicted_value"]
+    assert segments.loc["high_value", "avg_churn_probability"] < segments.loc["lapsing", "avg_churn_probability"]

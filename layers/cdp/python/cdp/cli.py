@@ -97,11 +97,14 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
         if scored["predicted_value"] is not None else ""
     console.print(f"Scores: {scored['customers']:,} customers among {scored['profiles']:,} profiles{value}. RFM: "
                   + ", ".join(f"{name} {count:,}" for name, count in scored["rfm_segments"].items()))
-    segments = Table(title="Segments", title_justify="left")
-    for column in ("segment", "members", ):
-        segments.add_column(column)
+    segments = Table(title="Segments and their value potential", title_justify="left")
+    for column in ("segment", "members", f"value expected over {scored['horizon_days']} days", "average churn"):
+        segments.add_column(column, justify="left" if column == "segment" else "right")
     for segment_id, size in steps["segments"]["sizes"].items():
-        segments.add_row(segment_id, f"{size:,}")
+        potential = steps["segments"]["potential"].get(segment_id, {})
+        value, churn = potential.get("value"), potential.get("churn")
+        segments.add_row(segment_id, f"{size:,}", "" if value is None else f"{value:,.0f}",
+                         "" if churn is None else f"{churn:.0%}")
     console.print(segments)
     published = steps["publish"]
     console.print(

@@ -315,6 +315,27 @@ TABLES: dict[str, TableSpec] = {
             key=("profile_id",),
         ),
         TableSpec(
+            "segments",
+            pa.schema(
+                [
+                    pa.field("segment_id", pa.string(), nullable=False),
+                    pa.field("name", pa.string(), nullable=False),
+                    pa.field("kind", pa.string(), nullable=False),
+                    pa.field("explanation", pa.string()),
+                    pa.field("size", pa.int64(), nullable=False),
+                    pa.field("share", pa.float64(), nullable=False),
+                    pa.field("avg_predicted_value", pa.float64()),
+                    pa.field("total_predicted_value", pa.float64()),
+                    pa.field("avg_churn_probability", pa.float64()),
+                    pa.field("as_of", pa.date32(), nullable=False),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "Segments as of the run date, with their value potential: size, share of profiles, average and total "
+            "value expected over the scoring horizon, average churn probability.",
+            key=("segment_id",),
+        ),
+        TableSpec(
             "segment_memberships",
             pa.schema(
                 [

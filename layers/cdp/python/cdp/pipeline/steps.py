@@ -28,7 +28,7 @@ from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
 from cdp.segments.membership import changes, current_members
-from cdp.segments.rules import evaluate
+from cdp.segments.rules import evaluate, value_potential
 from cdp.tables import TABLES
 
 # all: the whole table; current: the current version of each record or fact (cdp.lineage); new: only the rows
@@ -235,8 +235,13 @@ def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"], inputs["scores"])
     changed = changes(before, after, ctx.run_id, ctx.now)
     entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
-    return StepOutput({"segment_memberships": changed}, {
+    potential = value_potential(ctx.config.segments, after, inputs["profiles"], inputs["scores"])
+    potential = potential.append_column("as_of", pa.array([ctx.as_of] * potential.num_rows, pa.date32())) \
+        .append_column("run_id", pa.array([ctx.run_id] * potential.num_rows, pa.string()))
+    return StepOutput({"segment_memberships": changed, "segments": potential.cast(TABLES["segments"].schema)}, {
         "sizes": {segment_id: len(members) for segment_id, members in after.items()},
+        "potential": {row["segment_id"]: {"value": row["total_predicted_value"], "churn": row["avg_churn_probability"]}
+                      for row in potential.to_pylist()},
         "entered": entered,
         "exited": changed.num_rows - entered,
     })
@@ -288,7 +293,7 @@ STEPS: tuple[Step, ...] = (
          (Write("scores", "replace"),)),
     Step("segments", "Evaluate segment rules and record who entered or left each segment.", segments,
          (Read("profiles"), Read("features"), Read("scores"), Read("segment_memberships")),
-         (Write("segment_memberships", "append"),)),
+         (Write("segment_memberships", "append"), Write("segments", "replace"))),
     Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",
          activate, (Read("segment_memberships", "new"), Read("profiles")), (Write("activations", "insert_new"),)),
     Step("publish", "Publish the decided events not yet published on the bus, then mark them published.", publish,
