@@ -27,7 +27,7 @@ def _peak() -> int:
 
 
 def _prepare(folder: str, persons: int, queue: multiprocessing.Queue) -> None:
-    """Generate the data, hold back 1% of the accounts as the 'new' drop, ingest the rest."""
+    """Generate the data, hold back accounts as the 'new' drop (1% of all person records), ingest the rest."""
     from cdp.adapters.buses import MemoryBus
     from cdp.config import example_config_path, load_config
     from cdp.demo.synthetic import generate
@@ -37,13 +37,14 @@ def _prepare(folder: str, persons: int, queue: multiprocessing.Queue) -> None:
     root = Path(folder)
     config = load_config(example_config_path())
     started = time.perf_counter()
-    dataset = generate(root / "data", profiles=persons, seed=1, end_date=END)
+    dataset = generate(root / "data", profiles=persons, seed=1, end_date=END, web_events=False)
     generated = time.perf_counter() - started
     store, bus = open_store(root / "work"), MemoryBus()
+    held = max(1, (dataset.rows["crm"] + dataset.rows["accounts"]) // 100)
     for source, path in landing_files(dataset.landing, config):
         if source == "accounts":
             lines = path.read_text(encoding="utf-8").splitlines()
-            cut = len(lines) - max(1, len(lines) // 100)
+            cut = len(lines) - held
             (root / "accounts_base.jsonl").write_text("\n".join(lines[:cut]) + "\n", encoding="utf-8")
             (root / "accounts_new.jsonl").write_text("\n".join(lines[cut:]) + "\n", encoding="utf-8")
             path = root / "accounts_base.jsonl"
@@ -154,10 +155,13 @@ def _cdp_rebuild(folder: str, queue: multiprocessing.Queue) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=20_000, help="synthetic persons (default 20,000)")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = str(args.keep or temporary)
         generated, truth = _measure(_prepare, folder, args.persons)
-        print(f"{args.persons:,} persons generated in {generated:.1f} s and ingested (1% of the accounts held back)")
+        print(f"{args.persons:,} persons generated in {generated:.1f} s and ingested (accounts making 1% of the "
+              "person records held back)")
         cdp_s, cdp_peak, records, cdp_q = _measure(_cdp_full, folder, truth)
         splink_s, splink_peak, _, splink_q = _measure(_splink_alone, folder, truth)
         print(f"full resolution of {records:,} records: cdp {cdp_s:.1f} s (peak {cdp_peak / 2**20:,.0f} MB; precision "

@@ -826,9 +826,11 @@ def _jsonl(rows: list[dict], columns: list[str]) -> bytes:
     return "".join(json.dumps({c: r.get(c) for c in columns}, ensure_ascii=False) + "\n" for r in rows).encode()
 
 
-def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: date = date(2026, 11, 1)
-             ) -> SyntheticDataset:
-    """Write the five retail sources under ``workdir/landing/<source>/`` and ``workdir/truth.csv``."""
+def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: date = date(2026, 11, 1),
+             web_events: bool = True) -> SyntheticDataset:
+    """Write the five retail sources under ``workdir/landing/<source>/`` and ``workdir/truth.csv``. Without
+    ``web_events`` (a benchmark of identity resolution, which does not read them), that source is left out; the
+    others are the same bytes."""
     rng = np.random.default_rng(seed)
     landing = workdir / "landing"
     pools = _pools(seed)
@@ -843,7 +845,7 @@ def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: 
             row["_person"] = by_key.get(key)
     catalogue = _catalogue(rng)
     orders, lines = _orders(rng, persons, crm, accounts, catalogue, end_date)
-    events = _web_events(rng, persons, accounts, catalogue, end_date)
+    events = _web_events(rng, persons, accounts, catalogue, end_date) if web_events else []
 
     files = {
         "crm": [landing / "crm" / "crm_export.csv"],
@@ -858,12 +860,15 @@ def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: 
                                                        "created_at"]))
     _write_csv(files["orders"][0], ORDER_COLUMNS, orders)
     _write_csv(files["order_lines"][0], LINE_COLUMNS, lines)
-    files["web_events"][0].parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as archive:
-        archive.write(_jsonl(events, ["event_id", "anonymous_id", "account_id", "event_type", "ts", "url", "sku",
-                                      "category", "search_terms"]))
-    files["web_events"][0].write_bytes(buffer.getvalue())
+    if web_events:
+        files["web_events"][0].parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as archive:
+            archive.write(_jsonl(events, ["event_id", "anonymous_id", "account_id", "event_type", "ts", "url", "sku",
+                                          "category", "search_terms"]))
+        files["web_events"][0].write_bytes(buffer.getvalue())
+    else:
+        del files["web_events"]
     truth_path = workdir / "truth.csv"
     pd.DataFrame(crm_truth + account_truth, columns=["record_key", "person_id"]).to_csv(truth_path, index=False)
     return SyntheticDataset(
