@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cdp import sql
 from cdp.adapters.buses import MemoryBus
 from cdp.config import Config
 from cdp.demo.synthetic import generate
@@ -21,6 +22,7 @@ from cdp.pipeline.steps import StepContext
 from cdp.scoring import btyd
 from cdp.scoring.churn import auc, churn_probability, fit_churn, reliability
 from cdp.scoring.rfm import quintile, rfm, segment_of
+from cdp.segments.clusters import assign_clusters, fit_clusters
 from cdp.segments.rules import check_rules
 
 END = date(2026, 11, 1)
@@ -211,8 +213,9 @@ def test_each_segment_carries_its_value_potential(scored, retail_config: Config)
     workdir, summary = scored
     store = open_store(workdir)
     segments = store.read("segments").to_pandas().set_index("segment_id")
-    assert list(segments.index) == [segment.id for segment in retail_config.segments]
-    assert set(segments["kind"]) == {"rule"}
+    rules = [segment.id for segment in retail_config.segments]
+    assert list(segments.index[segments["kind"] == "rule"]) == rules
+    assert set(segments["kind"]) == {"rule", "ml"}
     scores = store.read("scores").to_pandas().set_index("profile_id")
     memberships = store.read("segment_memberships").to_pandas()
     profiles = store.read("profiles").num_rows
@@ -229,3 +232,50 @@ def test_each_segment_carries_its_value_potential(scored, retail_config: Config)
     # The high-value segment is worth more per member than the lapsing one, and less likely to churn.
     assert segments.loc["high_value", "avg_predicted_value"] > segments.loc["lapsing", "avg_predicted_value"]
     assert segments.loc["high_value", "avg_churn_probability"] < segments.loc["lapsing", "avg_churn_probability"]
+
+
+def test_ml_segments_are_found_and_explained_by_rules_that_select_them() -> None:
+    rng = np.random.default_rng(6)
+    groups = [  # recent frequent big spenders, lapsed one-timers, recent small browsers
+        dict(recency_days=rng.integers(1, 60, 400), purchase_days=rng.integers(8, 20, 400),
+             avg_spend=rng.uniform(150, 300, 400), predicted_value=rng.uniform(800, 2000, 400),
+             intent_score=rng.integers(0, 5, 400)),
+        dict(recency_days=rng.integers(300, 700, 600), purchase_days=np.ones(600, dtype=int),
+             avg_spend=rng.uniform(20, 60, 600), predicted_value=rng.uniform(0, 20, 600),
+             intent_score=np.zeros(600, dtype=int)),
+        dict(recency_days=rng.integers(1, 90, 300), purchase_days=rng.integers(1, 3, 300),
+             avg_spend=rng.uniform(20, 60, 300), predicted_value=rng.uniform(50, 150, 300),
+             intent_score=rng.integers(40, 90, 300)),
+    ]
+    frame = pd.concat([pd.DataFrame(g) for g in groups], ignore_index=True).astype(float)
+    frame.index = [f"P{i}" for i in range(len(frame))]
+
+    model = fit_clusters(frame, k_min=2, k_max=6)
+    json.dumps(model)
+
+    assert model["k"] == 3
+    labels = assign_clusters(model, frame)
+    assert labels.groupby([0] * 400 + [1] * 600 + [2] * 300).nunique().tolist() == [1, 1, 1]
+    con = sql.connect()
+    con.register("customers", frame.reset_index(names="profile_id"))
+    for cluster in model["clusters"]:
+        assert cluster["precision"] >= 0.9 and cluster["recall"] >= 0.9, cluster
+        found = {row[0] for row in con.execute(
+            f"SELECT profile_id FROM customers WHERE {cluster['rule_sql']}").fetchall()}
+        members = set(labels[labels == cluster["segment_id"]].index)
+        assert len(found & members) / len(found) == pytest.approx(cluster["precision"], abs=0.02)
+    names = {c["name"] for c in model["clusters"]}
+    assert any("recent" in n.lower() or "frequent" in n.lower() for n in names)
+    assert any("lapsed" in n.lower() or "one-time" in n.lower() for n in names)
+
+
+def test_the_pipeline_keeps_ml_segments_with_their_rule_and_value(scored) -> None:
+    workdir, summary = scored
+    store = open_store(workdir)
+    segments = store.read("segments").to_pandas()
+    ml = segments[segments["kind"] == "ml"]
+    assert len(ml) >= 2 and ml["explanation"].str.contains("rule: ").all()
+    scores = store.read("scores").to_pandas()
+    assert scores.loc[scores["purchase_days"].notna(), "ml_segment"].notna().all()
+    assert scores.loc[scores["purchase_days"].isna(), "ml_segment"].isna().all()
+    assert ml["size"].sum() == scores["ml_segment"].notna().sum()

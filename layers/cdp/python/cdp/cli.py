@@ -103,7 +103,8 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
     for segment_id, size in steps["segments"]["sizes"].items():
         potential = steps["segments"]["potential"].get(segment_id, {})
         value, churn = potential.get("value"), potential.get("churn")
-        segments.add_row(segment_id, f"{size:,}", "" if value is None else f"{value:,.0f}",
+        label = f"{segment_id}: {potential['name']} (ML)" if potential.get("kind") == "ml" else segment_id
+        segments.add_row(label, f"{size:,}", "" if value is None else f"{value:,.0f}",
                          "" if churn is None else f"{churn:.0%}")
     console.print(segments)
     published = steps["publish"]
@@ -368,6 +369,15 @@ def _print_scoring_validation(validation: dict) -> None:
     for row in churn["reliability"]:
         reliability.add_row(row["band"], f"{row['customers']:,}", f"{row['predicted']:.2f}", f"{row['observed']:.2f}")
     console.print(reliability)
+    clusters = validation.get("clusters")
+    if clusters:
+        table = Table(title=f"ML segments: {clusters['k']} clusters (best silhouette), each explained by a rule")
+        for column in ("segment", "customers", "rule (copy it into a rule segment to keep it)", "finds", "precision"):
+            table.add_column(column)
+        for cluster in clusters["clusters"]:
+            table.add_row(f"{cluster['segment_id']}: {cluster['name']}", f"{cluster['size']:,}", cluster["rule_sql"],
+                          f"{cluster['recall']:.0%}", f"{cluster['precision']:.0%}")
+        console.print(table)
 
 
 @app.command()

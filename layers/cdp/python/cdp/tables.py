@@ -303,6 +303,7 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("probability_alive", pa.float64()),
                     pa.field("predicted_value", pa.float64()),
                     pa.field("churn_probability", pa.float64()),
+                    pa.field("ml_segment", pa.string()),
                     pa.field("intent_score", pa.int64()),
                     pa.field("preferred_channel", pa.string()),
                     pa.field("model_version", pa.string()),

@@ -19,8 +19,15 @@ class IntentSpec(ConfigModel):
     saturation: float = Field(10.0, gt=0, description="Decayed weight at which intent reaches 63 of 100.")
 
 
+class MLSegmentsSpec(ConfigModel):
+    enabled: bool = True
+    k_min: int = Field(3, ge=2, description="Fewest clusters tried.")
+    k_max: int = Field(8, ge=2, description="Most clusters tried; the k with the best silhouette is kept.")
+
+
 class ScoringSpec(ConfigModel):
     horizon_days: int = Field(180, ge=7, description="Predicted purchases and value cover this many days ahead.")
     churn_days: int = Field(180, ge=7, description="A customer with no purchase in this many days has churned.")
     min_customers: int = Field(200, ge=20, description="Fewer customers than this: no model is fitted.")
     intent: IntentSpec = IntentSpec()
+    ml_segments: MLSegmentsSpec = MLSegmentsSpec()

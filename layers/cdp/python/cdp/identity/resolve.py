@@ -82,12 +82,15 @@ def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]
     return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed), borrowed
 
 
-def _email_owners(records: pd.DataFrame, personal: Mapping[str, pd.Series]) -> dict[str, str]:
-    """Each personal email's first record: the record a receipt sent to that address names."""
+def _email_owners(records: pd.DataFrame, personal: Mapping[str, pd.Series],
+                  among: set[str] | None = None) -> dict[str, str]:
+    """Each personal email's first record (only for the emails ``among``, when given): the record a receipt sent
+    to that address names."""
     emails = personal.get("email")
     if emails is None:
         return {}
-    return dict(records.loc[emails.notna(), "record_key"].groupby(emails[emails.notna()]).first())
+    kept = emails.notna() if among is None else emails.isin(among)
+    return dict(records.loc[kept, "record_key"].groupby(emails[kept]).first())
 
 
 def _all_links(candidates: list[pd.DataFrame]) -> pd.DataFrame:
@@ -342,9 +345,10 @@ def resolve_new(
         if keys else np.zeros(len(records), dtype=bool)
     candidates = _key_links(records[carrying_new], {k: v[carrying_new] for k, v in personal.items()}, keys)
     new_emails = set(personal["email"][is_new].dropna()) if "email" in personal else set()
-    candidates.append(cross_reference_links(_facts_naming(facts or {}, fact_links or {}, new_keys, new_emails),
-                                            fact_links or {}, set(records["record_key"]),
-                                            _email_owners(records, personal)))
+    naming = _facts_naming(facts or {}, fact_links or {}, new_keys, new_emails)
+    receipts = {email for rows in naming.values() if "email" in rows.columns for email in rows["email"].dropna()}
+    candidates.append(cross_reference_links(naming, fact_links or {}, set(records["record_key"]),
+                                            _email_owners(records, personal, receipts)))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal, nicknames)

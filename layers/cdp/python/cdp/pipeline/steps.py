@@ -28,7 +28,7 @@ from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
 from cdp.segments.membership import changes, current_members
-from cdp.segments.rules import evaluate, value_potential
+from cdp.segments.rules import described, evaluate, value_potential
 from cdp.tables import TABLES
 
 # all: the whole table; current: the current version of each record or fact (cdp.lineage); new: only the rows
@@ -230,17 +230,41 @@ def score(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     })
 
 
+def ml_segments(scores: pa.Table, latest: tuple[str, dict] | None) -> list[dict[str, str]]:
+    """The ML segments the scores name, described by the clustering of the model version that scored them (a
+    back-test's own models are not stored: their segments keep their ids for names)."""
+    ids = sorted(v for v in pc.unique(scores["ml_segment"]).to_pylist() if v is not None)
+    versions = set(pc.unique(scores["model_version"]).to_pylist())
+    clusters = {}
+    if latest is not None and versions == {latest[0]} and latest[1].get("clusters"):
+        clusters = {c["segment_id"]: c for c in latest[1]["clusters"]["clusters"]}
+    out = []
+    for segment_id in ids:
+        cluster = clusters.get(segment_id)
+        explanation = None if cluster is None else (
+            f"{cluster['rule_text']} (rule: {cluster['rule_sql']}; it finds {cluster['recall']:.0%} of the segment "
+            f"and {cluster['precision']:.0%} of those it finds are in it)")
+        out.append({"segment_id": segment_id, "name": cluster["name"] if cluster else segment_id, "kind": "ml",
+                    "explanation": explanation})
+    return out
+
+
 def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     before = current_members(inputs["segment_memberships"])
     after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"], inputs["scores"])
+    ml = ml_segments(inputs["scores"], ctx.models.latest(SCORING_MODEL))
+    for segment in ml:
+        after[segment["segment_id"]] = set(pc.filter(inputs["scores"]["profile_id"], pc.equal(
+            inputs["scores"]["ml_segment"], segment["segment_id"])).to_pylist())
     changed = changes(before, after, ctx.run_id, ctx.now)
     entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
-    potential = value_potential(ctx.config.segments, after, inputs["profiles"], inputs["scores"])
+    potential = value_potential(described(ctx.config.segments) + ml, after, inputs["profiles"], inputs["scores"])
     potential = potential.append_column("as_of", pa.array([ctx.as_of] * potential.num_rows, pa.date32())) \
         .append_column("run_id", pa.array([ctx.run_id] * potential.num_rows, pa.string()))
     return StepOutput({"segment_memberships": changed, "segments": potential.cast(TABLES["segments"].schema)}, {
         "sizes": {segment_id: len(members) for segment_id, members in after.items()},
-        "potential": {row["segment_id"]: {"value": row["total_predicted_value"], "churn": row["avg_churn_probability"]}
+        "potential": {row["segment_id"]: {"name": row["name"], "kind": row["kind"],
+                                          "value": row["total_predicted_value"], "churn": row["avg_churn_probability"]}
                       for row in potential.to_pylist()},
         "entered": entered,
         "exited": changed.num_rows - entered,

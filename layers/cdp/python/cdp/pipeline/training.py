@@ -68,4 +68,4 @@ def _train_scoring(store: TableStore, config: Config, models: ModelStore, as_of:
         return Trained(SCORING_MODEL, "", 0, skipped=str(exc))
     models.save(SCORING_MODEL, version, artefact)
     customers = purchases[pd.to_datetime(purchases["day"]) <= pd.Timestamp(as_of)]["profile_id"].nunique()
-    return Trained(SCORING_MODEL, version, int(customers), artefact["validation"])
+    return Trained(SCORING_MODEL, version, int(customers), {**artefact["validation"], "clusters": artefact["clusters"]})

@@ -22,6 +22,7 @@ from cdp.scoring import btyd
 from cdp.scoring.churn import auc, churn_features, churn_probability, fit_churn, reliability
 from cdp.scoring.history import customers_at, purchase_days_between, web_at
 from cdp.scoring.rfm import rfm
+from cdp.segments.clusters import assign_clusters, cluster_inputs, fit_clusters
 
 SCORING_MODEL = "scoring"
 COVARIATES = ("log_avg_spend", "web_share")
@@ -114,7 +115,7 @@ def train_scoring(purchases: pd.DataFrame, web: pd.DataFrame, as_of: date, spec:
     _, later, churned_later = _churn_data(purchases, web, second, as_of, spec)
     predicted = churn_probability(judged, later)
     churn_model = fit_churn(later, churned_later)
-    return {
+    artefact = {
         "as_of": as_of.isoformat(), "horizon_days": spec.horizon_days, "churn_days": spec.churn_days,
         "purchases": purchase_model, "spend": spend, "churn": churn_model,
         "validation": {
@@ -124,6 +125,8 @@ def train_scoring(purchases: pd.DataFrame, web: pd.DataFrame, as_of: date, spec:
                       "reliability": reliability(predicted, churned_later).to_dict(orient="records")},
         },
     }
+    artefact["clusters"] = train_segments(purchases, web, as_of, artefact, spec)
+    return artefact
 
 
 def intent_score(decayed: pd.Series, saturation: float) -> pd.Series:
@@ -142,40 +145,59 @@ def preferred_channel(profiles: pd.DataFrame, web_share: pd.Series, days_since_w
     return pd.Series(choice, index=profiles.index, dtype=object)
 
 
+def _customer_scores(purchases: pd.DataFrame, web: pd.DataFrame, as_of: date, artefact: dict[str, Any] | None,
+                     spec: ScoringSpec) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per customer (a profile with a purchase up to ``as_of``): RFM, and with models, expected purchases and
+    value, probability alive, churn; per profile with web activity: intent. Also the customers' history."""
+    purchases = purchases[pd.to_datetime(purchases["day"]) <= pd.Timestamp(as_of)]
+    customers = customers_at(purchases, as_of)
+    scored = pd.DataFrame({
+        "profile_id": customers["profile_id"].to_numpy(),
+        "recency_days": customers["recency_days"].astype("int64").to_numpy(),
+        "purchase_days": customers["purchase_days"].astype("int64").to_numpy(),
+        "monetary": customers["total_spend"].round(2).to_numpy(),
+    }).join(rfm(customers["recency_days"], customers["purchase_days"], customers["total_spend"])
+            .reset_index(drop=True))
+    if artefact is not None and not customers.empty:  # without models (too little history yet): RFM and intent
+        model = artefact["purchases"]
+        z = _covariates(customers, model["covariates"])[0] if model.get("covariates") else None
+        data = _summary(customers, z)
+        expected = btyd.expected_purchases(model, data, spec.horizon_days)
+        spend = btyd.expected_spend(artefact["spend"], data.x, customers["repeat_spend"].to_numpy())
+        _, features, _ = _churn_data(purchases, web, as_of, None, spec)
+        scored["expected_purchases"] = np.round(expected, 4)
+        scored["probability_alive"] = np.round(btyd.probability_alive(model, data), 4)
+        scored["predicted_value"] = np.round(expected * spend, 2)
+        scored["churn_probability"] = np.round(churn_probability(artefact["churn"], features), 4)
+    web_now = web_at(web, as_of, spec.intent.window_days, spec.intent.half_life_days).set_index("profile_id")
+    web_now["intent_score"] = intent_score(web_now["intent_decayed"], spec.intent.saturation)
+    scored["intent_score"] = scored["profile_id"].map(web_now["intent_score"]).fillna(0).astype("int64")
+    return scored, customers, web_now
+
+
+def train_segments(purchases: pd.DataFrame, web: pd.DataFrame, as_of: date, artefact: dict[str, Any],
+                   spec: ScoringSpec) -> dict[str, Any] | None:
+    """ML segments fitted on the customers as the trained models score them as of the training date."""
+    if not spec.ml_segments.enabled:
+        return None
+    scored, _, _ = _customer_scores(purchases, web, as_of, artefact, spec)
+    if len(scored) < spec.min_customers:
+        return None
+    return fit_clusters(cluster_inputs(scored), spec.ml_segments.k_min, spec.ml_segments.k_max)
+
+
 def score_profiles(profiles: pd.DataFrame, purchases: pd.DataFrame, web: pd.DataFrame, as_of: date,
                    artefact: dict[str, Any] | None, spec: ScoringSpec, model_version: str | None, scored_at: datetime,
                    run_id: str) -> pd.DataFrame:
     """One row per profile: RFM, expected purchase days and value over the horizon, churn probability (customers
-    only: a prospect has no purchase to churn from), intent and preferred channel, from data up to ``as_of``."""
-    purchases = purchases[pd.to_datetime(purchases["day"]) <= pd.Timestamp(as_of)]
-    horizon = spec.horizon_days
-    customers = customers_at(purchases, as_of)
-    out = profiles[["profile_id"]].copy()
-    if not customers.empty:
-        scored = pd.DataFrame({
-            "profile_id": customers["profile_id"].to_numpy(),
-            "recency_days": customers["recency_days"].astype("int64").to_numpy(),
-            "purchase_days": customers["purchase_days"].astype("int64").to_numpy(),
-            "monetary": customers["total_spend"].round(2).to_numpy(),
-        }).join(rfm(customers["recency_days"], customers["purchase_days"], customers["total_spend"])
-                .reset_index(drop=True))
-        if artefact is not None:  # without trained models (too little history yet), RFM and intent only
-            model = artefact["purchases"]
-            z = _covariates(customers, model["covariates"])[0] if model.get("covariates") else None
-            data = _summary(customers, z)
-            expected = btyd.expected_purchases(model, data, horizon)
-            spend = btyd.expected_spend(artefact["spend"], data.x, customers["repeat_spend"].to_numpy())
-            _, features, _ = _churn_data(purchases, web, as_of, None, spec)
-            scored["expected_purchases"] = np.round(expected, 4)
-            scored["probability_alive"] = np.round(btyd.probability_alive(model, data), 4)
-            scored["predicted_value"] = np.round(expected * spend, 2)
-            scored["churn_probability"] = np.round(churn_probability(artefact["churn"], features), 4)
-        out = out.merge(scored, on="profile_id", how="left")
-    web_now = web_at(web, as_of, spec.intent.window_days, spec.intent.half_life_days).set_index("profile_id")
-    intent = web_now["intent_decayed"].reindex(out["profile_id"]).fillna(0.0)
-    out["intent_score"] = intent_score(intent, spec.intent.saturation).to_numpy()
-    web_share = customers.set_index("profile_id")["web_share"].reindex(out["profile_id"]) if not customers.empty \
-        else pd.Series(np.nan, index=out["profile_id"])
+    only: a prospect has no purchase to churn from), ML segment, intent and preferred channel, from data up to
+    ``as_of``."""
+    scored, customers, web_now = _customer_scores(purchases, web, as_of, artefact, spec)
+    if artefact is not None and artefact.get("clusters") and not scored.empty:
+        scored["ml_segment"] = assign_clusters(artefact["clusters"], cluster_inputs(scored)).to_numpy()
+    out = profiles[["profile_id"]].merge(scored.drop(columns="intent_score"), on="profile_id", how="left")
+    out["intent_score"] = out["profile_id"].map(web_now["intent_score"]).fillna(0).astype("int64").to_numpy()
+    web_share = customers.set_index("profile_id")["web_share"].reindex(out["profile_id"])
     out["preferred_channel"] = preferred_channel(
         profiles.reset_index(drop=True), web_share.reset_index(drop=True),
         web_now["days_since_web"].reindex(out["profile_id"]).reset_index(drop=True)).to_numpy()

@@ -61,22 +61,27 @@ def evaluate(segments: Sequence[SegmentSpec], profiles: pa.Table, features: pa.T
     return members
 
 
-def value_potential(segments: Sequence[SegmentSpec], members: dict[str, set[str]], profiles: pa.Table,
+def described(segments: Sequence[SegmentSpec]) -> list[dict[str, str]]:
+    """The configured rule segments as ``value_potential`` lists them."""
+    return [{"segment_id": segment.id, "name": segment.name, "kind": "rule",
+             "explanation": f"{segment.description} ({segment.rule})".strip()} for segment in segments]
+
+
+def value_potential(segments: Sequence[dict[str, str]], members: dict[str, set[str]], profiles: pa.Table,
                     scores: pa.Table) -> pa.Table:
-    """One row per segment: its size and share of all profiles, the value its members are expected to bring over
-    the scoring horizon (average and total) and their average churn probability, so that budgets can be weighed."""
+    """One row per segment (``segment_id``, ``name``, ``kind``, ``explanation``): its size and share of all
+    profiles, the value its members are expected to bring over the scoring horizon (average and total) and their
+    average churn probability, so that budgets can be weighed."""
     con = sql.connect()
     con.register("scores", scores)
     rows = []
     for segment in segments:
-        ids = pa.table({"profile_id": pa.array(sorted(members.get(segment.id, set())), pa.string())})
+        ids = pa.table({"profile_id": pa.array(sorted(members.get(segment["segment_id"], set())), pa.string())})
         con.register("members", ids)
         average, total, churn = con.execute(
             "SELECT avg(s.predicted_value), sum(s.predicted_value), avg(s.churn_probability) "
             "FROM members m LEFT JOIN scores s USING (profile_id)").fetchall()[0]
-        rows.append({"segment_id": segment.id, "name": segment.name, "kind": "rule",
-                     "explanation": f"{segment.description} ({segment.rule})".strip(),
-                     "size": ids.num_rows, "share": ids.num_rows / max(profiles.num_rows, 1),
+        rows.append({**segment, "size": ids.num_rows, "share": ids.num_rows / max(profiles.num_rows, 1),
                      "avg_predicted_value": None if average is None else round(average, 2),
                      "total_predicted_value": None if total is None else round(total, 2),
                      "avg_churn_probability": None if churn is None else round(churn, 4)})
