@@ -20,7 +20,7 @@ from infra.components.ingest import Ingest
 from infra.components.integrations import Integrations
 from infra.components.large_files import LargeFiles
 from infra.components.observability import Observability
-from infra.components.pipeline import Pipeline
+from infra.components.pipeline import Pipeline, Training
 from infra.components.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class CdpStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, config_path: Path,
-                 light_layer: Path, schedule: str, alarm_email: str | None = None, **kwargs) -> None:
+                 light_layer: Path, schedule: str, training_schedule: str = "cron(0 2 ? * SUN *)",
+                 alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage")
         catalog = Catalog(self, "Catalog", warehouse_uri=storage.warehouse_uri)
@@ -56,6 +57,8 @@ class CdpStack(Stack):
         large_files.state_machine.grant_start_execution(ingest.function)
         pipeline = Pipeline(self, "Pipeline", key=storage.messaging_key, environment=environment, schedule=schedule,
                             code=image("functions.pipeline.handler.handler"))
+        training = Training(self, "Training", key=storage.messaging_key, environment=environment,
+                            schedule=training_schedule, code=image("functions.training.handler.handler"))
         cdp_layer = lambda_.LayerVersion(
             self, "CdpLayer", compatible_runtimes=[LIGHT_RUNTIME], description="The cdp package (pure parts)",
             # The package as-is, but for what no function runs: the command line and the demo generator.
@@ -76,12 +79,14 @@ class CdpStack(Stack):
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
-        for function in (ingest.function, pipeline.function, *large_files.functions):
+        for function in (ingest.function, pipeline.function, training.function, *large_files.functions):
             storage.data.grant_read_write(function)
             catalog.grant_read_write(function)
-            activation.bus.grant_put_events_to(function)
+            if function is not training.function:  # training publishes nothing
+                activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
-                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, *activation.dead_letter_alarms])
+                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm,
+                              *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()
 
     def _suppress_reviewed_findings(self) -> None:

@@ -1,4 +1,5 @@
-"""The pipeline state machine: one state per step of `cdp.pipeline.steps.STEPS`, in that order, on a schedule."""
+"""The pipeline state machine: one state per step of `cdp.pipeline.steps.STEPS`, in that order, on a schedule; and
+the training state machine, which refits the models the pipeline loads, on its own (slower) schedule."""
 
 from __future__ import annotations
 
@@ -16,6 +17,29 @@ from constructs import Construct
 from cdp.pipeline.steps import STEPS
 
 
+def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definition: sfn.IChainable,
+                       key: kms.IKey, timeout: Duration, schedule: str, failure: str
+                       ) -> tuple[sfn.StateMachine, cloudwatch.Alarm]:
+    """A state machine invoking ``function``, logged (without execution data: summaries must stay out of logs) and
+    traced, started on ``schedule``, with an alarm on any failed execution."""
+    log_group = logs.LogGroup(scope, "Logs", encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
+                              removal_policy=RemovalPolicy.DESTROY)
+    machine = sfn.StateMachine(
+        scope, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition), timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+    )
+    function.grant_invoke(machine)
+    events.Rule(scope, "Schedule", schedule=events.Schedule.expression(schedule),
+                targets=[targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_object({}))])
+    alarm = cloudwatch.Alarm(
+        scope, "FailedAlarm", metric=machine.metric_failed(period=Duration.minutes(5)), threshold=1,
+        evaluation_periods=1, alarm_description=failure,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    )
+    return machine, alarm
+
+
 class Pipeline(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.DockerImageCode, key: kms.IKey,
                  environment: dict[str, str], schedule: str) -> None:
@@ -23,7 +47,7 @@ class Pipeline(Construct):
         self.function = lambda_.DockerImageFunction(
             self, "Function", code=code, memory_size=3008, timeout=Duration.minutes(15),
             tracing=lambda_.Tracing.ACTIVE, environment=environment,
-            description="Runs one pipeline step (resolve, merge, features, segments, activate)",
+            description="Runs one pipeline step (resolve, merge, features, score, segments, activate, publish)",
         )
         failed = sfn.Fail(self, "Failed", cause="A pipeline step failed after its retries")
         chain: sfn.IChainable | None = None
@@ -43,19 +67,32 @@ class Pipeline(Construct):
                            backoff_rate=2)
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
             chain = task if chain is None else chain.next(task)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
-                                  removal_policy=RemovalPolicy.DESTROY)
-        self.state_machine = sfn.StateMachine(
-            self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(chain),
-            timeout=Duration.hours(3), tracing_enabled=True,
-            # Execution data would carry profile-level summaries into the logs: keep it out (no PII in logs).
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        self.state_machine, self.failed_alarm = _scheduled_machine(
+            self, function=self.function, definition=chain, key=key, timeout=Duration.hours(3), schedule=schedule,
+            failure="A pipeline run failed")
+
+
+class Training(Construct):
+    """`cdp train` in the cloud: fit the identity matcher and the scoring models as of the execution's date (or
+    its input's ``as_of``) and save them under the data bucket's models/ prefix; the pipeline never retrains."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.DockerImageCode, key: kms.IKey,
+                 environment: dict[str, str], schedule: str) -> None:
+        super().__init__(scope, construct_id)
+        self.function = lambda_.DockerImageFunction(
+            self, "Function", code=code, memory_size=10240, timeout=Duration.minutes(15),
+            tracing=lambda_.Tracing.ACTIVE, environment=environment,
+            description="Fits the identity matcher and the scoring models on the data up to a date",
         )
-        self.function.grant_invoke(self.state_machine)
-        events.Rule(self, "Schedule", schedule=events.Schedule.expression(schedule),
-                    targets=[targets.SfnStateMachine(self.state_machine)])
-        self.failed_alarm = cloudwatch.Alarm(
-            self, "FailedAlarm", metric=self.state_machine.metric_failed(period=Duration.minutes(5)), threshold=1,
-            evaluation_periods=1, alarm_description="A pipeline run failed",
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        failed = sfn.Fail(self, "Failed", cause="Training failed after its retries")
+        train = tasks.LambdaInvoke(
+            self, "train", state_name="train", comment="Fit and save the models the pipeline loads",
+            lambda_function=self.function, payload=sfn.TaskInput.from_json_path_at("$"),
+            result_selector={"models": sfn.JsonPath.object_at("$.Payload.models")}, result_path="$.trained",
         )
+        train.add_retry(errors=["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
+                        interval=Duration.seconds(30), max_attempts=3, backoff_rate=2)
+        train.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        self.state_machine, self.failed_alarm = _scheduled_machine(
+            self, function=self.function, definition=train, key=key, timeout=Duration.hours(1), schedule=schedule,
+            failure="A training run failed: the pipeline keeps the last models")

@@ -341,3 +341,27 @@ def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
     leftovers = cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix="staging/").get("KeyCount", 0)
     assert leftovers == 0
     assert plan({**request, "part_bytes": 120}, FakeLambdaContext())["skipped"] is True
+
+
+def test_the_training_function_saves_models_that_the_next_pipeline_run_loads(cloud, tmp_path: Path) -> None:
+    from cdp.demo.synthetic import generate
+    from functions.pipeline.handler import handler as pipeline
+    from functions.training.handler import handler as training
+
+    dataset = generate(tmp_path / "data", profiles=500, seed=11, end_date=AS_OF, web_events=False)
+    drop_files(cloud, dataset.landing)
+    run_ingest_lambda(cloud)
+    pipeline({"step": "resolve", "run_id": "run-1", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
+    pipeline({"step": "merge", "run_id": "run-1", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
+
+    result = training({"as_of": AS_OF.isoformat()}, FakeLambdaContext())
+
+    by_model = {m["model"]: m for m in result["models"]}
+    identity = by_model["identity"]["version"]
+    assert identity.startswith("2026-11-01-")
+    pointer = cloud["s3"].get_object(Bucket=cloud["bucket"], Key="models/identity/LATEST")["Body"].read().decode()
+    assert pointer == identity
+    assert by_model["scoring"]["skipped"]  # 500 persons: too few customers two periods back, and it says so
+    summary = pipeline({"step": "resolve", "run_id": "run-2", "as_of": AS_OF.isoformat()},
+                       FakeLambdaContext())["summary"]
+    assert summary["model"] == identity and summary["model_trained"] is False

@@ -79,7 +79,7 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images.values())
     assert commands == ["functions.ingest.handler.handler", "functions.large_file.handler.commit",
                         "functions.large_file.handler.plan", "functions.large_file.handler.stage",
-                        "functions.pipeline.handler.handler"]
+                        "functions.pipeline.handler.handler", "functions.training.handler.handler"]
     assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
     for function in images.values():
         environment = function["Properties"]["Environment"]["Variables"]
@@ -175,6 +175,22 @@ def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> Non
         task = definition["States"][name]
         assert any("CommitFailedException" in r["ErrorEquals"] for r in task["Retry"])
         assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_training_has_its_own_scheduled_machine_that_catches_and_alarms(synthesized) -> None:
+    (machine,) = [d for d in _definitions(synthesized) if "train" in d["States"]]
+    task = machine["States"]["train"]
+    assert machine["StartAt"] == "train" and task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert machine["States"][task["Catch"][0]["Next"]]["Type"] == "Fail"
+    rules = resources(synthesized, "AWS::Events::Rule").values()
+    schedules = {r["Properties"].get("ScheduleExpression") for r in rules}
+    assert "cron(0 2 ? * SUN *)" in schedules and "cron(0 3 * * ? *)" in schedules
+    alarms = [a["Properties"].get("AlarmDescription", "") for a in resources(synthesized, "AWS::CloudWatch::Alarm")
+              .values()]
+    assert any(description.startswith("A training run failed") for description in alarms)
+    training = [f for f in resources(synthesized, "AWS::Lambda::Function").values()
+                if f["Properties"].get("ImageConfig", {}).get("Command") == ["functions.training.handler.handler"]]
+    assert training and training[0]["Properties"]["MemorySize"] == 10240
 
 
 def test_pipeline_logs_leave_out_execution_data_and_are_traced(synthesized) -> None:
