@@ -150,3 +150,37 @@ def test_rules_are_checked_before_a_run_with_the_columns_one_can_use() -> None:
     assert problems[0].startswith("segment 'vip': rule 'revenu >= 1000' is not a valid condition")
     assert "Columns you can use: " in problems[0]
     assert "revenue" in problems[0].split("Columns you can use: ")[1].split(", ")
+
+
+def test_a_membership_follows_a_merge_of_profiles_without_contacting_anyone(retail_config) -> None:
+    from cdp.activation.plans import plan_activations
+    from cdp.segments.membership import follow_merges, merged_into
+
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    log = changes({}, {"big_spenders": {"P1", "P2", "P3"}, "loyal": {"P2"}}, "run-1", first)
+    merges = pa.Table.from_pylist([
+        {"run_id": "run-2", "kind": "merge", "profile_ids_before": ["P1", "P9"], "profile_ids_after": ["P9"],
+         "records": 3, "reason": "linked by email", "changed_at": first},
+        {"run_id": "run-2", "kind": "merge", "profile_ids_before": ["P2", "P8"], "profile_ids_after": ["P8"],
+         "records": 2, "reason": "linked by phone", "changed_at": first},
+    ], schema=TABLES["identity_changes"].schema)
+    # After the merges: P9 (with P1's records) still spends enough; P8 (with P2's) is no longer loyal.
+    after = {"big_spenders": {"P9", "P8", "P3"}, "loyal": set()}
+    second = datetime(2026, 11, 2, tzinfo=UTC)
+
+    before, carried = follow_merges(current_members(log), after, merged_into(merges), "run-2", second)
+    changed = changes(before, after, "run-2", second, carried)
+
+    rows = {(r["segment_id"], r["profile_id"], r["change"]): r["reason"] for r in changed.to_pylist()}
+    assert rows == {
+        ("big_spenders", "P1", "exited"): "merged into P9", ("big_spenders", "P9", "entered"): "merged from P1",
+        ("big_spenders", "P2", "exited"): "merged into P8", ("big_spenders", "P8", "entered"): "merged from P2",
+        ("loyal", "P2", "exited"): None,  # the person left the segment: a real exit
+    }
+    members = current_members(pa.concat_tables([log, changed]))
+    assert members == {"big_spenders": {"P3", "P8", "P9"}}
+    config = retail_config.model_copy(update={"segments": (BIG_SPENDERS, LOYAL), "activation_plans": (
+        retail_config.activation_plans[0].model_copy(update={"segment": "big_spenders",
+                                                             "changes": ("entered", "exited")}),)})
+    planned = plan_activations(config, changed, TABLES["profiles"].schema.empty_table(), "run-2", second)
+    assert planned == []  # nobody entered or left big spenders: only ids changed

@@ -345,9 +345,14 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("change", pa.string(), nullable=False),
                     pa.field("run_id", pa.string(), nullable=False),
                     pa.field("changed_at", TIMESTAMP, nullable=False),
+                    # Null for a change the segment's condition made; else why the id changed, not the person
+                    # ("merged into P..." / "merged from P..."): activation contacts nobody for it.
+                    pa.field("reason", pa.string()),
                 ]
             ),
-            "Segment entries and exits, one row per change: a profile is a member while its last change is 'entered'.",
+            "Segment entries and exits, one row per change: a profile is a member while its last change is 'entered'. "
+            "A membership follows a merge of profiles: the merged id exits and the surviving id enters, both with "
+            "a reason.",
             key=("segment_id", "profile_id", "run_id"),
         ),
         TableSpec(

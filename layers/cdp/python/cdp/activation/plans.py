@@ -46,6 +46,8 @@ def plan_activations(
     activations: list[Activation] = []
     for change in changes.to_pylist():
         plan = plans.get(change["segment_id"])
+        if change.get("reason"):  # an id that changed by a merge, not a person entering or leaving
+            continue
         if plan is None or change["change"] not in plan.changes:
             continue
         profile = by_id.get(change["profile_id"], {"profile_id": change["profile_id"]})

@@ -27,7 +27,7 @@ from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
-from cdp.segments.membership import changes, current_members
+from cdp.segments.membership import changes, current_members, follow_merges, merged_into
 from cdp.segments.rules import described, evaluate, value_potential
 from cdp.tables import TABLES
 
@@ -256,8 +256,10 @@ def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     for segment in ml:
         after[segment["segment_id"]] = set(pc.filter(inputs["scores"]["profile_id"], pc.equal(
             inputs["scores"]["ml_segment"], segment["segment_id"])).to_pylist())
-    changed = changes(before, after, ctx.run_id, ctx.now)
-    entered = changed.filter(pc.equal(changed["change"], "entered")).num_rows
+    before, carried = follow_merges(before, after, merged_into(inputs["identity_changes"]), ctx.run_id, ctx.now)
+    changed = changes(before, after, ctx.run_id, ctx.now, carried)
+    by_rule = changed.filter(pc.is_null(changed["reason"]))
+    entered = by_rule.filter(pc.equal(by_rule["change"], "entered")).num_rows
     potential = value_potential(described(ctx.config.segments) + ml, after, inputs["profiles"], inputs["scores"])
     potential = potential.append_column("as_of", pa.array([ctx.as_of] * potential.num_rows, pa.date32())) \
         .append_column("run_id", pa.array([ctx.run_id] * potential.num_rows, pa.string()))
@@ -267,7 +269,8 @@ def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
                                           "value": row["total_predicted_value"], "churn": row["avg_churn_probability"]}
                       for row in potential.to_pylist()},
         "entered": entered,
-        "exited": changed.num_rows - entered,
+        "exited": by_rule.num_rows - entered,
+        "followed_merges": len(carried),
     })
 
 
@@ -316,7 +319,8 @@ STEPS: tuple[Step, ...] = (
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
          (Write("scores", "replace"),)),
     Step("segments", "Evaluate segment rules and record who entered or left each segment.", segments,
-         (Read("profiles"), Read("features"), Read("scores"), Read("segment_memberships")),
+         (Read("profiles"), Read("features"), Read("scores"), Read("segment_memberships"),
+          Read("identity_changes", "new")),
          (Write("segment_memberships", "append"), Write("segments", "replace"))),
     Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",
          activate, (Read("segment_memberships", "new"), Read("profiles")), (Write("activations", "insert_new"),)),

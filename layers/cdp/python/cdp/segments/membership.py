@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdp import sql
 from cdp.tables import TABLES
@@ -36,10 +37,55 @@ def current_members(history: pa.Table) -> dict[str, set[str]]:
     return members
 
 
+def merged_into(identity_changes: pa.Table) -> dict[str, str]:
+    """Each profile id that merges made disappear, and the id that holds its records now (followed through
+    several merges)."""
+    target: dict[str, str] = {}
+    for row in identity_changes.filter(pc.equal(identity_changes["kind"], "merge")).sort_by("changed_at").to_pylist():
+        (survivor,) = row["profile_ids_after"]
+        for former in row["profile_ids_before"]:
+            if former != survivor:
+                target[former] = survivor
+    resolved = {}
+    for former in target:
+        seen, current = {former}, target[former]
+        while current in target and current not in seen:  # a chain of merges across runs
+            seen.add(current)
+            current = target[current]
+        resolved[former] = current
+    return resolved
+
+
+def follow_merges(before: dict[str, set[str]], after: dict[str, set[str]], successors: dict[str, str],
+                  run_id: str, now: datetime) -> tuple[dict[str, set[str]], list[dict]]:
+    """Members whose profile was merged into another that is in the segment now: the person did not change, only
+    their id. The old id exits and the surviving one enters, both with the merge as reason (activation contacts
+    nobody for them), and the survivor counts as a member already. Where the survivor is not in the segment now,
+    the old id's exit is a real one, left to ``changes``."""
+    adjusted, rows = {}, []
+    for segment_id, members in before.items():
+        now_in, kept = after.get(segment_id, set()), set(members)
+        for former in sorted(members):
+            survivor = successors.get(former)
+            if survivor is None or survivor not in now_in:
+                continue
+            kept.discard(former)
+            rows.append({"segment_id": segment_id, "profile_id": former, "change": "exited", "run_id": run_id,
+                         "changed_at": now, "reason": f"merged into {survivor}"})
+            if survivor not in kept:
+                rows.append({"segment_id": segment_id, "profile_id": survivor, "change": "entered",
+                             "run_id": run_id, "changed_at": now, "reason": f"merged from {former}"})
+                kept.add(survivor)
+        adjusted[segment_id] = kept
+    return adjusted, rows
+
+
 def changes(
-    before: dict[str, set[str]], after: dict[str, set[str]], run_id: str, now: datetime
+    before: dict[str, set[str]], after: dict[str, set[str]], run_id: str, now: datetime,
+    carried: list[dict] | None = None,
 ) -> pa.Table:
-    rows = []
+    """Entries and exits between two memberships; ``carried``: the rows ``follow_merges`` made, written first."""
+    rows = list(carried or [])
     for segment_id in sorted(set(before) | set(after)):
         old, new = before.get(segment_id, set()), after.get(segment_id, set())
         rows += [{"segment_id": segment_id, "profile_id": p, "change": "entered", "run_id": run_id, "changed_at": now}
