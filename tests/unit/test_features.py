@@ -208,3 +208,41 @@ def test_anonymous_visits_of_a_device_count_for_the_account_it_signed_in_with(re
     # D1: one signed-in visit and two anonymous ones, all P1's; D2 never signed in: no one's; D3's anonymous visit
     # goes to the account it signed in with most (A2), its own signed-in visits to their accounts.
     assert counts == {"P1": 4, "P2": 3}
+
+
+def test_breadth_channel_mix_tenure_and_decayed_web_intent(retail_config: Config) -> None:
+    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
+                                    schema=TABLES["profiles"].schema)
+    identities = pa.Table.from_pylist(
+        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
+          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    orders = [{**o, "channel": "web" if o["order_id"] in ("O2", "O9") else "store"} for o in ORDERS]
+    lines = [{**lineage("order_lines", f"{oid}-{n}"), "order_id": oid, "line_no": n, "category": category}
+             for oid, n, category in (("O1", 1, "shoes"), ("O1", 2, "beauty"), ("O2", 1, "shoes"),
+                                      ("O5", 1, "home"),  # after the date: not counted
+                                      ("O3", 1, "kids"))]
+    events = [
+        {**lineage("web_events", eid), "event_id": eid, "account_id": "A1", "event_type": kind, "ts": ts(when),
+         "url": url}
+        for eid, kind, when, url in (
+            ("W1", "add_to_cart", "2026-11-01T09:00:00", "/p/1"),  # today: weight 4
+            ("W2", "product_view", "2026-10-25T09:00:00", "/p/2"),  # 7 days ago: weight 1, halved
+            ("W3", "page_view", "2026-10-30T09:00:00", "https://shop.example.com/account/unsubscribe"),
+            ("W4", "search", "2026-08-01T09:00:00", "/search"),  # outside the 30-day window
+        )]
+    table = compute_features(retail_config, profiles, identities,
+                             pa.Table.from_pylist(orders, schema=TABLES["orders"].schema),
+                             pa.Table.from_pylist(events, schema=TABLES["events"].schema), AS_OF, RUN,
+                             pa.Table.from_pylist(lines, schema=TABLES["order_lines"].schema))
+    rows = {row["profile_id"]: row for row in table.to_pylist()}
+
+    p1 = rows["P1"]
+    assert p1["category_breadth"] == 2  # shoes twice, beauty
+    assert p1["web_order_share"] == 0.5  # O2 and O9 of four orders
+    assert p1["tenure_days"] == (AS_OF - date(2026, 3, 1)).days  # since O9
+    assert p1["days_since_web"] == 0
+    assert (p1["add_to_cart_recent"], p1["product_views_recent"], p1["searches_recent"]) == (1, 1, 0)
+    assert p1["risk_page_visits_recent"] == 1
+    assert p1["intent_decayed"] == pytest.approx(4 + 1 * 0.5)
+    assert rows["P2"]["category_breadth"] == 1 and rows["P4"]["category_breadth"] == 0
+    assert rows["P4"]["web_order_share"] is None and rows["P4"]["intent_decayed"] == 0

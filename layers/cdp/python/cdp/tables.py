@@ -281,7 +281,17 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("first_order_at", TIMESTAMP),
                     pa.field("last_order_at", TIMESTAMP),
                     pa.field("days_since_last_order", pa.int64()),
+                    pa.field("tenure_days", pa.int64()),  # since the first order
+                    pa.field("category_breadth", pa.int64()),  # distinct categories bought: 1 is a single-category buyer
+                    pa.field("web_order_share", pa.float64()),  # channel mix: share of orders on the web or the app
                     pa.field("web_events_count", pa.int64()),
+                    pa.field("days_since_web", pa.int64()),  # last web activity
+                    # Intent signals over the last scoring.intent.window_days, and their time-decayed weight.
+                    pa.field("product_views_recent", pa.int64()),
+                    pa.field("add_to_cart_recent", pa.int64()),
+                    pa.field("searches_recent", pa.int64()),
+                    pa.field("risk_page_visits_recent", pa.int64()),
+                    pa.field("intent_decayed", pa.float64()),
                     pa.field("run_id", pa.string(), nullable=False),
                 ]
             ),

@@ -186,7 +186,7 @@ def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     table = compute_features(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"],
-                             inputs["events"], ctx.as_of, ctx.run_id)
+                             inputs["events"], ctx.as_of, ctx.run_id, inputs["order_lines"])
     return StepOutput({"features": table}, {"profiles": table.num_rows})
 
 
@@ -312,7 +312,8 @@ STEPS: tuple[Step, ...] = (
          (Read("records", "current"), Read("identities")),
          (Write("profiles", "replace"), Write("profile_lineage", "replace"))),
     Step("features", "Compute behavioural features per profile as of the run date.", features,
-         (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
+         (Read("profiles"), Read("identities"), Read("orders", "current"), Read("order_lines", "current"),
+          Read("events", "current")),
          (Write("features", "replace"),)),
     Step("score", "Score each profile as of the run date: RFM, expected purchases and value (buy-till-you-die and "
          "Gamma-Gamma), churn probability, web intent and preferred channel, with the trained models.", score,
