@@ -282,7 +282,7 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("last_order_at", TIMESTAMP),
                     pa.field("days_since_last_order", pa.int64()),
                     pa.field("tenure_days", pa.int64()),  # since the first order
-                    pa.field("category_breadth", pa.int64()),  # distinct categories bought: 1 is a single-category buyer
+                    pa.field("category_breadth", pa.int64()),  # distinct categories bought (1: single-category)
                     pa.field("web_order_share", pa.float64()),  # channel mix: share of orders on the web or the app
                     pa.field("web_events_count", pa.int64()),
                     pa.field("days_since_web", pa.int64()),  # last web activity
