@@ -26,6 +26,10 @@ logging.getLogger("splink").setLevel(logging.ERROR)
 COMPARED = ["first_name", "last_name", "full_name", "birth_date", "email", "phone", "postcode", "street", "city"]
 
 
+# Records a model is trained on at most (a random sample beyond).
+MAX_TRAINING_RECORDS = 300_000
+
+
 def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series],
                 nicknames: Mapping[str, str] = NICKNAMES) -> pd.DataFrame:
     """What Splink compares: folded names (a nickname as the name it stands for: Manu as Emmanuel), dates as
@@ -40,7 +44,8 @@ def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series],
         frame[column] = records[column].map(folded).to_numpy()
     frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
         frame["first_name"].notna() & frame["last_name"].notna())
-    frame["birth_date"] = records["birth_date"].map(lambda d: d.isoformat() if pd.notna(d) else None).to_numpy()
+    births = pd.to_datetime(records["birth_date"], errors="coerce")
+    frame["birth_date"] = births.dt.strftime("%Y-%m-%d").astype(object).where(births.notna(), None).to_numpy()
     frame["postcode"] = records["postcode"].to_numpy()
     for key in ("email", "phone"):
         frame[key] = personal[key].to_numpy() if key in personal else None
@@ -90,8 +95,8 @@ def settings(spec: ProbabilisticSpec) -> Any:
         link_type="dedupe_only",
         comparisons=[_comparison(c) for c in spec.comparisons],
         blocking_rules_to_generate_predictions=[block_on(*columns) for columns in spec.blocking],
-        retain_intermediate_calculation_columns=True,
-        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=True,  # each comparison's match weight: why a pair links
+        retain_matching_columns=False,  # the compared values: the records table has them
     )
 
 
@@ -104,9 +109,16 @@ def _linker(frame: pd.DataFrame, model: Any) -> tuple[Any, Any]:
 
 
 def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dict[str, Any]:
-    """Fit the model on ``model_frame`` rows and return it as Splink's JSON (the artefact)."""
+    """Fit the model on ``model_frame`` rows and return it as Splink's JSON (the artefact).
+
+    On a large base, a random sample of records is enough: the m and u probabilities are shares, and the prior
+    (the chance that two records are one person) is matching pairs over all pairs, which a sample of records
+    thins alike. Memory and time then stop growing with the base."""
     from splink import block_on
 
+    records = len(frame)
+    if records > MAX_TRAINING_RECORDS:
+        frame = frame.sample(n=MAX_TRAINING_RECORDS, random_state=seed)
     linker, _ = _linker(frame, settings(spec))
     deterministic = [block_on(key) for key in ("email", "phone") if frame[key].notna().any()]
     deterministic.append(block_on("full_name", "birth_date"))
@@ -120,7 +132,7 @@ def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dic
             if "no pairs" not in str(exc).lower() and "empty" not in str(exc).lower():
                 raise
     model = linker.misc.save_model_to_json(overwrite=True)
-    model["cdp"] = {"trained_at": datetime.now(UTC).isoformat(), "records": len(frame)}
+    model["cdp"] = {"trained_at": datetime.now(UTC).isoformat(), "records": records, "sampled": len(frame)}
     return model
 
 
@@ -133,7 +145,9 @@ def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
     base and new against new, blocked the same way, with term frequencies taken from the whole base, so that a
     pair scores exactly as a full run would score it.
     """
-    splink_model = {k: v for k, v in model.items() if k != "cdp"}
+    # Only what the links keep: the pairs' compared values would double the output (models saved before asked
+    # for them).
+    splink_model = {k: v for k, v in model.items() if k != "cdp"} | {"retain_matching_columns": False}
     linker, db_api = _linker(frame, splink_model)
     if new is None:
         pairs = linker.inference.predict(threshold_match_probability=threshold)
