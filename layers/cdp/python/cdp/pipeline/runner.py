@@ -37,13 +37,25 @@ def last_consumed(store: TableStore, step: str, table: str) -> int | None:
     return runs["snapshot_id"][latest].as_py()
 
 
+def _columns(read: Read) -> tuple[str, ...] | None:
+    """The declared columns and those that pick the current version (cdp.lineage)."""
+    if read.columns is None:
+        return None
+    names = TABLES[read.table].schema.names
+    versioning = [c for c in ("record_key", "updated_at", "ingested_at", "row_number") if c in names]
+    return tuple(dict.fromkeys((*read.columns, *versioning)))
+
+
 def _read(store: TableStore, step: Step, read: Read) -> tuple[pa.Table, int | None]:
-    snapshot = store.snapshot_id(read.table)
+    snapshot, columns = store.snapshot_id(read.table), _columns(read)
     if read.rows == "new":
-        return store.read_appended(read.table, last_consumed(store, step.name, read.table), snapshot, read.where), \
-            snapshot
-    rows = store.read(read.table, read.where, snapshot_id=snapshot) if snapshot is not None \
-        else TABLES[read.table].schema.empty_table()
+        rows = store.read_appended(read.table, last_consumed(store, step.name, read.table), snapshot, read.where)
+        return (rows.select(list(columns)) if columns else rows), snapshot
+    if snapshot is None:
+        rows = TABLES[read.table].schema.empty_table()
+        rows = rows.select(list(columns)) if columns else rows
+    else:
+        rows = store.read(read.table, read.where, columns, snapshot_id=snapshot)
     return (current_versions(rows) if read.rows == "current" else rows), snapshot
 
 

@@ -45,6 +45,7 @@ class Read:
     rows: Rows = "all"
     where: str | None = None  # an Iceberg row filter, pushed down to the scan
     name: str | None = None  # the input's name for the step, when it reads one table twice (default: the table)
+    columns: tuple[str, ...] | None = None  # only these (and what picks the current version), when given
 
     @property
     def input(self) -> str:
@@ -305,7 +306,8 @@ STEPS: tuple[Step, ...] = (
     Step("resolve", "Link records into persons (personal keys, cross-references, Splink's model, guarded "
          "clusters); keep profile ids stable.", resolve,
          (Read("records", "current"), Read("records", "new", name="new_records"), Read("identities"),
-          Read("identity_links"), Read("identity_reviews"), Read("orders", "current")),
+          Read("identity_links"), Read("identity_reviews"),
+          Read("orders", "current", columns=("customer_id", "account_id", "email"))),
          (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"),
           Write("identity_changes", "append"))),
     Step("merge", "Build one golden profile per person with the survivorship rules, and its field lineage.", merge,
