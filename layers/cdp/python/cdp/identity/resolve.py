@@ -44,12 +44,18 @@ PROBABILISTIC = "probabilistic"
 REVIEW_COLUMNS = ["kind", "record_keys", "rule", "score", "reason"]
 
 
+# The columns of a record that resolution looks at.
+RECORD_COLUMNS = ("source", "first_name", "last_name", "birth_date", "email", "phone", "street", "postcode", "city")
+
+
 @dataclass(frozen=True)
 class Resolution:
     identities: pd.DataFrame  # COLUMNS
     links: pd.DataFrame  # accepted links: LINK_COLUMNS
     reviews: pd.DataFrame  # REVIEW_COLUMNS
     key_types: KeyTypes
+    # The records whose profile may have changed (an incremental run's re-clustered ones); None: any of them.
+    touched: frozenset[str] | None = None
 
 
 def _nicknames(spec: IdentitySpec) -> dict[str, str]:
@@ -312,7 +318,7 @@ def resolve_new(
     keys = spec.deterministic_keys
     if not new_keys:  # nothing arrived: the persons stay as they are
         return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
-                          previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}))
+                          previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}), frozenset())
     nicknames = _nicknames(spec)
     records = records.reset_index(drop=True)
     is_new = records["record_key"].isin(new_keys)
@@ -392,7 +398,7 @@ def resolve_new(
     reviews = pd.concat([kept_reviews[REVIEW_COLUMNS],
                          _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed & looked)],
                         ignore_index=True)
-    return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types)
+    return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types, frozenset(again))
 
 
 def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, refused_names: pd.DataFrame,

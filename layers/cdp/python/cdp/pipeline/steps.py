@@ -21,7 +21,7 @@ from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_features
 from cdp.identity.changes import profile_changes
-from cdp.identity.resolve import Prepared, prepare, resolve_new, train_matcher
+from cdp.identity.resolve import RECORD_COLUMNS, Prepared, prepare, resolve_new, train_matcher
 from cdp.identity.resolve import resolve as link_records
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
@@ -158,10 +158,15 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         links = links.assign(run_id=ctx.run_id)
     reviews = resolution.reviews.assign(run_id=ctx.run_id)
     relinked = 0
-    if not previous.empty:
-        joined = linked.merge(previous[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
+    # Only the records resolution clustered again can have changed profile (all of them in a full run).
+    touched = resolution.touched
+    before = previous if touched is None else previous[previous["record_key"].isin(touched)]
+    after = linked if touched is None else linked[linked["record_key"].isin(touched)]
+    if not before.empty:
+        joined = after.merge(before[["record_key", "profile_id"]], on="record_key", suffixes=("", "_before"))
         relinked = int((joined["profile_id"] != joined["profile_id_before"]).sum())
-    changes = profile_changes(previous, linked, resolution.links, ctx.run_id, ctx.now)
+    links_after = resolution.links if touched is None else resolution.links[resolution.links["left"].isin(touched)]
+    changes = profile_changes(before, after, links_after, ctx.run_id, ctx.now)
     return StepOutput({
         "identities": table,
         "identity_changes": pa.Table.from_pandas(changes, schema=TABLES["identity_changes"].schema,
@@ -305,7 +310,8 @@ def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 STEPS: tuple[Step, ...] = (
     Step("resolve", "Link records into persons (personal keys, cross-references, Splink's model, guarded "
          "clusters); keep profile ids stable.", resolve,
-         (Read("records", "current"), Read("records", "new", name="new_records"), Read("identities"),
+         (Read("records", "current", columns=RECORD_COLUMNS),
+          Read("records", "new", name="new_records", columns=("record_key",)), Read("identities"),
           Read("identity_links"), Read("identity_reviews"),
           Read("orders", "current", columns=("customer_id", "account_id", "email"))),
          (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"),
