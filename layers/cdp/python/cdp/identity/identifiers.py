@@ -73,8 +73,9 @@ def implied_first_names(records: pd.DataFrame) -> pd.Series:
     known = {name for name in known if " " not in name and len(name) > 2}
     first = records["first_name"]
     # An initial (P.) says less than the address (paula.davis@) when the two agree on the first letter.
-    initial = first.map(lambda name: isinstance(name, str) and len(fold(name).replace(" ", "")) == 1,
-                        na_action="ignore").fillna(False).astype(bool)
+    initials = {name for name in first.dropna().unique() if isinstance(name, str)
+                and len(fold(name).replace(" ", "")) == 1}  # looked at once per distinct name
+    initial = first.isin(initials)
     wanting = first.isna() | initial
     spelled = records.loc[wanting, "email"].map(lambda email: first_name_in_email(email, known))
     agrees = pd.Series([isinstance(s, str) and isinstance(f, str) and s[0] == fold(f)[0]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from cdp.config.identity import ComparisonSpec, ProbabilisticSpec
@@ -36,12 +37,12 @@ def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series],
     text, and only the personal value of each identifier."""
     frame = pd.DataFrame({"unique_id": records["record_key"].to_numpy()})
     for column in ("first_name", "last_name", "street", "city"):
-        # Folded once per distinct value: names and towns repeat across records.
-        distinct = records[column].dropna().unique()
-        folded = {value: fold(value) or None for value in distinct if isinstance(value, str)}
+        # Folded once per distinct value (names and towns repeat across records), then spread back by code.
+        codes, distinct = pd.factorize(records[column])
+        folded = [fold(value) or None if isinstance(value, str) else None for value in distinct]
         if column == "first_name":
-            folded = {value: nicknames.get(name, name) if name else None for value, name in folded.items()}
-        frame[column] = records[column].map(folded).to_numpy()
+            folded = [nicknames.get(name, name) if name else None for name in folded]
+        frame[column] = np.asarray([*folded, None], dtype=object)[codes]  # code -1 (missing) takes the last
     frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
         frame["first_name"].notna() & frame["last_name"].notna())
     births = pd.to_datetime(records["birth_date"], errors="coerce")

@@ -377,7 +377,7 @@ def resolve_new(
     untouched = previous[~previous["record_key"].isin(again)]
     redone = _identities(subset, clusters, previous[previous["record_key"].isin(again)], run_id, now,
                          reserved=set(untouched["profile_id"]))
-    identities = pd.concat([untouched[COLUMNS], redone], ignore_index=True).sort_values("record_key")
+    identities = pd.concat([untouched[COLUMNS], redone], ignore_index=True)
     # Links outside the re-clustered records stay as they were, with the run that made them.
     outside = previous_links[~(previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again))]
     outside = outside.rename(columns={"left_key": "left", "right_key": "right"})[[*LINK_COLUMNS, "run_id"]]
