@@ -56,7 +56,7 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
         if first or last:
             group.names.add((first, last))
         birth = columns["birth_date"][i]
-        if birth is not None and not pd.isna(birth):
+        if birth is not None and birth == birth:  # NaN and NaT are not equal to themselves: no date
             group.births.add(birth)
         for column in identifier_columns:
             value = columns[column][i]
