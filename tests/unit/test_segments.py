@@ -154,7 +154,7 @@ def test_rules_are_checked_before_a_run_with_the_columns_one_can_use() -> None:
 
 def test_a_membership_follows_a_merge_of_profiles_without_contacting_anyone(retail_config) -> None:
     from cdp.activation.plans import plan_activations
-    from cdp.segments.membership import follow_merges, merged_into
+    from cdp.segments.membership import follow_merges, member_since, merged_into
 
     first = datetime(2026, 11, 1, tzinfo=UTC)
     log = changes({}, {"big_spenders": {"P1", "P2", "P3"}, "loyal": {"P2"}}, "run-1", first)
@@ -168,8 +168,9 @@ def test_a_membership_follows_a_merge_of_profiles_without_contacting_anyone(reta
     after = {"big_spenders": {"P9", "P8", "P3"}, "loyal": set()}
     second = datetime(2026, 11, 2, tzinfo=UTC)
 
-    before, carried = follow_merges(current_members(log), after, merged_into(merges), "run-2", second)
-    changed = changes(before, after, "run-2", second, carried)
+    since = member_since(log)
+    before, carried = follow_merges(current_members(log), after, merged_into(merges), "run-2", second, since)
+    changed = changes(before, after, "run-2", second, carried, since)
 
     rows = {(r["segment_id"], r["profile_id"], r["change"]): r["reason"] for r in changed.to_pylist()}
     assert rows == {
@@ -179,6 +180,11 @@ def test_a_membership_follows_a_merge_of_profiles_without_contacting_anyone(reta
     }
     members = current_members(pa.concat_tables([log, changed]))
     assert members == {"big_spenders": {"P3", "P8", "P9"}}
+    # The person behind P9 has been a big spender since the first run; P2's loyalty lasted from then to now.
+    periods = {(r["segment_id"], r["profile_id"], r["change"]): (r["since"], r["until"]) for r in changed.to_pylist()}
+    assert periods[("big_spenders", "P9", "entered")] == (first, None)
+    assert periods[("loyal", "P2", "exited")] == (first, second)
+    assert member_since(pa.concat_tables([log, changed]))[("big_spenders", "P9")] == first
     config = retail_config.model_copy(update={"segments": (BIG_SPENDERS, LOYAL), "activation_plans": (
         retail_config.activation_plans[0].model_copy(update={"segment": "big_spenders",
                                                              "changes": ("entered", "exited")}),)})

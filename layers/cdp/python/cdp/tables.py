@@ -358,6 +358,10 @@ TABLES: dict[str, TableSpec] = {
                     # Null for a change the segment's condition made; else why the id changed, not the person
                     # ("merged into P..." / "merged from P..."): activation contacts nobody for it.
                     pa.field("reason", pa.string()),
+                    # The membership's period: since it began (an exit keeps its entry's time; a survivor of a merge,
+                    # the merged profile's) until it ended (null while it lasts).
+                    pa.field("since", TIMESTAMP),
+                    pa.field("until", TIMESTAMP),
                 ]
             ),
             "Segment entries and exits, one row per change: a profile is a member while its last change is 'entered'. "

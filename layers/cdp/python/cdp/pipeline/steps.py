@@ -27,7 +27,7 @@ from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
-from cdp.segments.membership import changes, current_members, follow_merges, merged_into
+from cdp.segments.membership import changes, current_members, follow_merges, member_since, merged_into
 from cdp.segments.rules import described, evaluate, value_potential
 from cdp.tables import TABLES
 
@@ -262,8 +262,10 @@ def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     for segment in ml:
         after[segment["segment_id"]] = set(pc.filter(inputs["scores"]["profile_id"], pc.equal(
             inputs["scores"]["ml_segment"], segment["segment_id"])).to_pylist())
-    before, carried = follow_merges(before, after, merged_into(inputs["identity_changes"]), ctx.run_id, ctx.now)
-    changed = changes(before, after, ctx.run_id, ctx.now, carried)
+    since = member_since(inputs["segment_memberships"])
+    before, carried = follow_merges(before, after, merged_into(inputs["identity_changes"]), ctx.run_id, ctx.now,
+                                    since)
+    changed = changes(before, after, ctx.run_id, ctx.now, carried, since)
     by_rule = changed.filter(pc.is_null(changed["reason"]))
     entered = by_rule.filter(pc.equal(by_rule["change"], "entered")).num_rows
     potential = value_potential(described(ctx.config.segments) + ml, after, inputs["profiles"], inputs["scores"])

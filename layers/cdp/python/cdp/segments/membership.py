@@ -27,6 +27,21 @@ def current_members_sql(memberships: str = "segment_memberships") -> str:
                    AND change = 'entered'"""
 
 
+def member_since(history: pa.Table) -> dict[tuple[str, str], datetime]:
+    """When each current membership began: (segment_id, profile_id) -> time."""
+    con = sql.connect()
+    con.register("segment_memberships", history)
+    rows = con.execute(f"""
+        WITH current AS ({current_members_sql()})
+        SELECT m.segment_id, m.profile_id, coalesce(m.since, m.changed_at)
+        FROM segment_memberships m JOIN current c USING (segment_id, profile_id)
+        WHERE m.change = 'entered'
+        QUALIFY row_number() OVER (PARTITION BY m.segment_id, m.profile_id
+                                   ORDER BY m.changed_at DESC, m.run_id DESC) = 1
+    """).fetchall()
+    return {(segment_id, profile_id): since for segment_id, profile_id, since in rows}
+
+
 def current_members(history: pa.Table) -> dict[str, set[str]]:
     """Members per segment, from the change log."""
     con = sql.connect()
@@ -57,11 +72,14 @@ def merged_into(identity_changes: pa.Table) -> dict[str, str]:
 
 
 def follow_merges(before: dict[str, set[str]], after: dict[str, set[str]], successors: dict[str, str],
-                  run_id: str, now: datetime) -> tuple[dict[str, set[str]], list[dict]]:
+                  run_id: str, now: datetime, since: dict[tuple[str, str], datetime] | None = None
+                  ) -> tuple[dict[str, set[str]], list[dict]]:
     """Members whose profile was merged into another that is in the segment now: the person did not change, only
     their id. The old id exits and the surviving one enters, both with the merge as reason (activation contacts
     nobody for them), and the survivor counts as a member already. Where the survivor is not in the segment now,
-    the old id's exit is a real one, left to ``changes``."""
+    the old id's exit is a real one, left to ``changes``. The survivor's membership dates from the merged one's
+    (``since``, as ``member_since`` gives it)."""
+    since = since or {}
     adjusted, rows = {}, []
     for segment_id, members in before.items():
         now_in, kept = after.get(segment_id, set()), set(members)
@@ -70,11 +88,13 @@ def follow_merges(before: dict[str, set[str]], after: dict[str, set[str]], succe
             if survivor is None or survivor not in now_in:
                 continue
             kept.discard(former)
+            began = since.get((segment_id, former), now)
             rows.append({"segment_id": segment_id, "profile_id": former, "change": "exited", "run_id": run_id,
-                         "changed_at": now, "reason": f"merged into {survivor}"})
+                         "changed_at": now, "reason": f"merged into {survivor}", "since": began, "until": now})
             if survivor not in kept:
                 rows.append({"segment_id": segment_id, "profile_id": survivor, "change": "entered",
-                             "run_id": run_id, "changed_at": now, "reason": f"merged from {former}"})
+                             "run_id": run_id, "changed_at": now, "reason": f"merged from {former}",
+                             "since": began})
                 kept.add(survivor)
         adjusted[segment_id] = kept
     return adjusted, rows
@@ -82,14 +102,16 @@ def follow_merges(before: dict[str, set[str]], after: dict[str, set[str]], succe
 
 def changes(
     before: dict[str, set[str]], after: dict[str, set[str]], run_id: str, now: datetime,
-    carried: list[dict] | None = None,
+    carried: list[dict] | None = None, since: dict[tuple[str, str], datetime] | None = None,
 ) -> pa.Table:
-    """Entries and exits between two memberships; ``carried``: the rows ``follow_merges`` made, written first."""
+    """Entries and exits between two memberships; ``carried``: the rows ``follow_merges`` made, written first;
+    ``since``: when the current memberships began (an exit carries it with its own time as ``until``)."""
+    since = since or {}
     rows = list(carried or [])
     for segment_id in sorted(set(before) | set(after)):
         old, new = before.get(segment_id, set()), after.get(segment_id, set())
-        rows += [{"segment_id": segment_id, "profile_id": p, "change": "entered", "run_id": run_id, "changed_at": now}
-                 for p in sorted(new - old)]
-        rows += [{"segment_id": segment_id, "profile_id": p, "change": "exited", "run_id": run_id, "changed_at": now}
-                 for p in sorted(old - new)]
+        rows += [{"segment_id": segment_id, "profile_id": p, "change": "entered", "run_id": run_id, "changed_at": now,
+                  "since": now} for p in sorted(new - old)]
+        rows += [{"segment_id": segment_id, "profile_id": p, "change": "exited", "run_id": run_id, "changed_at": now,
+                  "since": since.get((segment_id, p)), "until": now} for p in sorted(old - new)]
     return pa.Table.from_pylist(rows, schema=TABLES["segment_memberships"].schema)
