@@ -246,3 +246,37 @@ def test_breadth_channel_mix_tenure_and_decayed_web_intent(retail_config: Config
     assert p1["intent_decayed"] == pytest.approx(4 + 1 * 0.5)
     assert rows["P2"]["category_breadth"] == 1 and rows["P4"]["category_breadth"] == 0
     assert rows["P4"]["web_order_share"] is None and rows["P4"]["intent_decayed"] == 0
+
+
+def test_declared_features_are_computed_checked_and_usable_in_rules(retail_config: Config) -> None:
+    from cdp.config import FeatureSpec, SegmentSpec
+    from cdp.features.behaviour import check_declared, compute_declared, fact_views
+    from cdp.segments.rules import check_rules, evaluate
+
+    declared = (FeatureSpec(name="big_orders", source="orders", sql="count(*) FILTER (WHERE amount >= 70)"),
+                FeatureSpec(name="recent_views", source="events", sql="count(*) FILTER (WHERE age_days <= 15)"))
+    config = retail_config.model_copy(update={"features": declared})
+    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
+                                    schema=TABLES["profiles"].schema)
+    identities = pa.Table.from_pylist(
+        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
+          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    con = fact_views(config, profiles, identities, pa.Table.from_pylist(ORDERS, schema=TABLES["orders"].schema),
+                     pa.Table.from_pylist(EVENTS, schema=TABLES["events"].schema), AS_OF)
+
+    values = compute_declared(config, con, AS_OF, RUN)
+
+    got = {(r["profile_id"], r["feature"]): r["value"] for r in values.to_pylist()}
+    assert got[("P1", "big_orders")] == 1  # O1 (100.10); O5 (999) is after the date
+    assert got[("P3", "big_orders")] == 1  # O4 (70.0)
+    assert got[("P1", "recent_views")] == 2  # E1, E2; E3 is after the date
+    assert check_declared(config) == []
+    broken = config.model_copy(update={"features": (FeatureSpec(name="x", source="orders", sql="sum(price)"),)})
+    (problem,) = check_declared(broken)
+    assert "'x'" in problem and "price" in problem and "amount" in problem
+    rule = SegmentSpec(id="keen", name="Keen", rule="big_orders >= 1 AND recent_views >= 1")
+    assert check_rules([rule], ["big_orders", "recent_views"]) == []
+    assert check_rules([rule], []) != []  # a feature the config does not declare
+    members = evaluate([rule], profiles, TABLES["features"].schema.empty_table(), None, values,
+                       ["big_orders", "recent_views"])
+    assert members == {"keen": {"P1"}}

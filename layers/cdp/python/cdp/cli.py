@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cdp.config import Config, ConfigError, example_config_path, load_config
+from cdp.features.behaviour import check_declared
 from cdp.pipeline.local import RunSummary, ingest_paths, local_bus, open_store, run_local
 from cdp.segments.rules import check_rules
 from cdp.sql import connect as connect_duckdb
@@ -41,7 +42,7 @@ def _load(config_path: Path) -> Config:
     except ConfigError as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
-    problems = check_rules(config.segments)
+    problems = check_declared(config) + check_rules(config.segments, [f.name for f in config.features])
     if problems:
         errors.print(f"[red]{ConfigError(config_path, problems)}[/red]", highlight=False)
         raise typer.Exit(2)

@@ -299,6 +299,21 @@ TABLES: dict[str, TableSpec] = {
             key=("profile_id",),
         ),
         TableSpec(
+            "feature_values",
+            pa.schema(
+                [
+                    pa.field("profile_id", pa.string(), nullable=False),
+                    pa.field("feature", pa.string(), nullable=False),
+                    pa.field("value", pa.float64()),
+                    pa.field("as_of", pa.date32(), nullable=False),
+                    pa.field("run_id", pa.string(), nullable=False),
+                ]
+            ),
+            "The features a brand declares in its config (features[]), one row per profile and feature as of the "
+            "run date; segment rules name them as columns.",
+            key=("profile_id", "feature"),
+        ),
+        TableSpec(
             "scores",
             pa.schema(
                 [

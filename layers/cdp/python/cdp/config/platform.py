@@ -9,10 +9,12 @@ from pydantic import Field, model_validator
 
 from cdp.config.activation import ActivationPlanSpec, ChannelSpec
 from cdp.config.base import ID_PATTERN, ConfigModel
+from cdp.config.features import FeatureSpec
 from cdp.config.identity import IdentitySpec, SurvivorshipSpec
 from cdp.config.scoring import ScoringSpec
 from cdp.config.segments import SegmentSpec
 from cdp.config.sources import SourceSpec
+from cdp.tables import TABLES
 
 
 class Config(ConfigModel):
@@ -23,6 +25,7 @@ class Config(ConfigModel):
     identity: IdentitySpec = IdentitySpec()
     survivorship: SurvivorshipSpec = SurvivorshipSpec()
     scoring: ScoringSpec = ScoringSpec()
+    features: tuple[FeatureSpec, ...] = ()
     segments: tuple[SegmentSpec, ...] = ()
     activation_plans: tuple[ActivationPlanSpec, ...] = ()
     channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}
@@ -32,6 +35,12 @@ class Config(ConfigModel):
         segment_ids = [segment.id for segment in self.segments]
         if len(set(segment_ids)) != len(segment_ids):
             raise ValueError("segment ids must be unique")
+        names = [feature.name for feature in self.features]
+        taken = {f.name for table in ("profiles", "features", "scores") for f in TABLES[table].schema}
+        clashing = sorted(set(names) & taken)
+        if clashing or len(set(names)) != len(names):
+            raise ValueError(f"declared feature names must be unique and new: {clashing or names} "
+                             "(a profile, feature or score column already has that name)")
         for name, source in self.sources.items():
             for column, target in source.links.items():
                 if target not in self.sources or self.sources[target].table != "records":

@@ -4,12 +4,50 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pyarrow as pa
 
 from cdp import sql
 from cdp.config import Config
 from cdp.features.attribution import owner_sql
 from cdp.tables import TABLES
+
+
+def fact_views(config: Config, profiles: pa.Table, identities: pa.Table, orders: pa.Table, events: pa.Table,
+               as_of: date, order_lines: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with each profile's facts up to ``as_of``, attributed through the identity graph:
+    ``owned_orders``, ``owned_order_lines`` (with their order's columns) and ``owned_events``, each with
+    ``profile_id`` and ``age_days`` (days before ``as_of``)."""
+
+    def stitches_for(table: str) -> dict[str, str]:
+        return {name: spec.target(spec.stitch_by) for name, spec in config.sources.items()
+                if spec.table == table and spec.stitch_by}
+
+    def links_for(table: str) -> dict[str, dict[str, str]]:
+        return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
+
+    lines = order_lines if order_lines is not None else TABLES["order_lines"].schema.empty_table()
+    con = sql.connect()
+    for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events),
+                        ("order_lines", lines)):
+        con.register(name, table)
+    end = f"(DATE '{as_of}' + INTERVAL 1 DAY)"
+    con.execute(f"""
+        CREATE VIEW owned_orders AS
+        WITH owner AS ({owner_sql('orders', links_for('orders'), by_email=True)})
+        SELECT w.profile_id, o.*, date_diff('day', o.order_date::DATE, DATE '{as_of}') AS age_days
+        FROM orders o JOIN owner w USING (record_key) WHERE o.order_date < {end}""")
+    con.execute("""
+        CREATE VIEW owned_order_lines AS
+        SELECT o.profile_id, o.order_date, o.channel, o.store_id, o.age_days, l.*
+        FROM owned_orders o JOIN order_lines l USING (order_id)""")
+    owner = owner_sql('events', links_for('events'), by_email=False, stitch_by=stitches_for('events'))
+    con.execute(f"""
+        CREATE VIEW owned_events AS
+        WITH owner AS ({owner})
+        SELECT w.profile_id, e.*, date_diff('day', e.ts::DATE, DATE '{as_of}') AS age_days
+        FROM events e JOIN owner w USING (record_key) WHERE e.ts < {end}""")
+    return con
 
 
 def compute_features(
@@ -21,39 +59,23 @@ def compute_features(
     as_of: date,
     run_id: str,
     order_lines: pa.Table | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pa.Table:
-    """Features per profile as of a date. ``orders``, ``order_lines`` and ``events`` hold the current version of
-    each fact. Web signals look back ``scoring.intent.window_days``; the decayed intent halves every
-    ``half_life_days`` and weighs event types by ``weights``; risk pages are matched by URL fragment."""
-
-    def stitches_for(table: str) -> dict[str, str]:
-        return {name: spec.target(spec.stitch_by) for name, spec in config.sources.items()
-                if spec.table == table and spec.stitch_by}
-
-    def links_for(table: str) -> dict[str, dict[str, str]]:
-        return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
+    """Features per profile as of a date (over ``con``'s views when ``fact_views`` made them already).
+    ``orders``, ``order_lines`` and ``events`` hold the current version of each fact. Web signals look back
+    ``scoring.intent.window_days``; the decayed intent halves every ``half_life_days`` and weighs event types by
+    ``weights``; risk pages are matched by URL fragment."""
 
     intent = config.scoring.intent
-    lines = order_lines if order_lines is not None else TABLES["order_lines"].schema.empty_table()
     weight = " ".join(f"WHEN {sql.literal(kind)} THEN {float(value)}" for kind, value in intent.weights.items())
     weight = f"CASE e.event_type {weight} ELSE 0 END" if intent.weights else "0"
     risky = " OR ".join(f"contains(coalesce(e.url, ''), {sql.literal(page)})" for page in intent.risk_pages) \
         or "false"
-    age = f"date_diff('day', e.ts::DATE, DATE '{as_of}')"
+    age = "e.age_days"
     recent = f"{age} < {int(intent.window_days)}"
-    con = sql.connect()
-    for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events),
-                        ("order_lines", lines)):
-        con.register(name, table)
+    con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines)
     query = f"""
-        WITH order_owner AS ({owner_sql('orders', links_for('orders'), by_email=True)}),
-             event_owner AS ({owner_sql('events', links_for('events'), by_email=False,
-                                        stitch_by=stitches_for('events'))}),
-             owned_orders AS (
-                SELECT oo.profile_id, o.*
-                FROM orders o JOIN order_owner oo USING (record_key)
-                WHERE o.order_date < (DATE '{as_of}' + INTERVAL 1 DAY)),
-             order_stats AS (
+        WITH order_stats AS (
                 SELECT profile_id,
                        count(*) AS orders_count,
                        sum(amount) AS revenue,
@@ -62,11 +84,10 @@ def compute_features(
                        avg(CASE WHEN channel IN ('web', 'app') THEN 1.0 ELSE 0.0 END) AS web_order_share
                 FROM owned_orders GROUP BY profile_id),
              line_stats AS (
-                SELECT oo.profile_id, count(DISTINCT l.category) AS category_breadth
-                FROM owned_orders oo JOIN order_lines l USING (order_id)
-                GROUP BY oo.profile_id),
+                SELECT profile_id, count(DISTINCT category) AS category_breadth
+                FROM owned_order_lines GROUP BY profile_id),
              event_stats AS (
-                SELECT eo.profile_id, count(*) AS web_events_count,
+                SELECT e.profile_id, count(*) AS web_events_count,
                        min({age}) AS days_since_web,
                        count(*) FILTER (WHERE e.event_type = 'product_view' AND {recent}) AS product_views_recent,
                        count(*) FILTER (WHERE e.event_type = 'add_to_cart' AND {recent}) AS add_to_cart_recent,
@@ -74,9 +95,8 @@ def compute_features(
                        count(*) FILTER (WHERE ({risky}) AND {recent}) AS risk_page_visits_recent,
                        sum({weight} * pow(0.5, {age} / {float(intent.half_life_days)})) FILTER (WHERE {recent})
                            AS intent_decayed
-                FROM events e JOIN event_owner eo USING (record_key)
-                WHERE e.ts < (DATE '{as_of}' + INTERVAL 1 DAY)
-                GROUP BY eo.profile_id)
+                FROM owned_events e
+                GROUP BY e.profile_id)
         SELECT p.profile_id,
                DATE '{as_of}' AS as_of,
                coalesce(os.orders_count, 0) AS orders_count,
@@ -104,3 +124,35 @@ def compute_features(
     """
     schema = TABLES["features"].schema
     return con.sql(query).to_arrow_table().select(schema.names).cast(schema)
+
+
+def compute_declared(config: Config, con: duckdb.DuckDBPyConnection, as_of: date, run_id: str) -> pa.Table:
+    """The features the config declares (``features[]``), one row per profile with facts and feature, over the
+    views ``fact_views`` registered on ``con``."""
+    schema = TABLES["feature_values"].schema
+    if not config.features:
+        return schema.empty_table()
+    parts = [f"SELECT profile_id, {sql.literal(f.name)} AS feature, CAST(({f.sql}) AS DOUBLE) AS value "
+             f"FROM owned_{f.source} GROUP BY profile_id" for f in config.features]
+    query = f"SELECT *, DATE '{as_of}' AS as_of, {sql.literal(run_id)} AS run_id FROM (" + \
+        " UNION ALL ".join(parts) + ") ORDER BY feature, profile_id"
+    return con.sql(query).to_arrow_table().select(schema.names).cast(schema)
+
+
+def check_declared(config: Config) -> list[str]:
+    """Each declared feature bound against its empty view: an unknown column or bad SQL names the feature and the
+    columns it may use, before any run."""
+    empty = {name: TABLES[name].schema.empty_table() for name in ("profiles", "identities", "orders", "events",
+                                                                   "order_lines")}
+    con = fact_views(config, empty["profiles"], empty["identities"], empty["orders"], empty["events"],
+                     date(2000, 1, 1), empty["order_lines"])
+    problems = []
+    for feature in config.features:
+        try:
+            con.execute(f"SELECT CAST(({feature.sql}) AS DOUBLE) FROM owned_{feature.source} GROUP BY profile_id"
+                        ).fetchall()
+        except duckdb.Error as exc:
+            columns = [row[0] for row in con.execute(f"DESCRIBE owned_{feature.source}").fetchall()]
+            problems.append(f"feature {feature.name!r}: {feature.sql!r} is not an aggregate over "
+                            f"{feature.source}: {str(exc).splitlines()[0]}. Columns you can use: {', '.join(columns)}")
+    return problems

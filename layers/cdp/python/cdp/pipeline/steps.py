@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
-from cdp.features.behaviour import compute_features
+from cdp.features.behaviour import compute_declared, compute_features, fact_views
 from cdp.identity.changes import profile_changes
 from cdp.identity.resolve import RECORD_COLUMNS, Prepared, prepare, resolve_new, train_matcher
 from cdp.identity.resolve import resolve as link_records
@@ -191,9 +191,13 @@ def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 
 def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    con = fact_views(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"], inputs["events"],
+                     ctx.as_of, inputs["order_lines"])
     table = compute_features(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"],
-                             inputs["events"], ctx.as_of, ctx.run_id, inputs["order_lines"])
-    return StepOutput({"features": table}, {"profiles": table.num_rows})
+                             inputs["events"], ctx.as_of, ctx.run_id, inputs["order_lines"], con=con)
+    declared = compute_declared(ctx.config, con, ctx.as_of, ctx.run_id)
+    return StepOutput({"features": table, "feature_values": declared},
+                      {"profiles": table.num_rows, "declared": [f.name for f in ctx.config.features]})
 
 
 def scoring_model(purchases: pd.DataFrame, web: pd.DataFrame, latest: tuple[str, dict] | None,
@@ -257,7 +261,8 @@ def ml_segments(scores: pa.Table, latest: tuple[str, dict] | None) -> list[dict[
 
 def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     before = current_members(inputs["segment_memberships"])
-    after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"], inputs["scores"])
+    after = evaluate(ctx.config.segments, inputs["profiles"], inputs["features"], inputs["scores"],
+                     inputs["feature_values"], [f.name for f in ctx.config.features])
     ml = ml_segments(inputs["scores"], ctx.models.latest(SCORING_MODEL))
     for segment in ml:
         after[segment["segment_id"]] = set(pc.filter(inputs["scores"]["profile_id"], pc.equal(
@@ -324,13 +329,13 @@ STEPS: tuple[Step, ...] = (
     Step("features", "Compute behavioural features per profile as of the run date.", features,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("order_lines", "current"),
           Read("events", "current")),
-         (Write("features", "replace"),)),
+         (Write("features", "replace"), Write("feature_values", "replace"))),
     Step("score", "Score each profile as of the run date: RFM, expected purchases and value (buy-till-you-die and "
          "Gamma-Gamma), churn probability, web intent and preferred channel, with the trained models.", score,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("events", "current")),
          (Write("scores", "replace"),)),
     Step("segments", "Evaluate segment rules and record who entered or left each segment.", segments,
-         (Read("profiles"), Read("features"), Read("scores"), Read("segment_memberships"),
+         (Read("profiles"), Read("features"), Read("feature_values"), Read("scores"), Read("segment_memberships"),
           Read("identity_changes", "new")),
          (Write("segment_memberships", "append"), Write("segments", "replace"))),
     Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",

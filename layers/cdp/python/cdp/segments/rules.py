@@ -11,30 +11,38 @@ from cdp import sql
 from cdp.config import SegmentSpec
 from cdp.tables import TABLES
 
-PROFILE_VIEW = """
-    CREATE VIEW profile_view AS
-    SELECT p.*, f.* EXCLUDE (profile_id, run_id),
-           s.* EXCLUDE (profile_id, run_id, as_of, scored_at, model_version)
-    FROM profiles p LEFT JOIN features f USING (profile_id) LEFT JOIN scores s USING (profile_id)
-"""
-
 
 class SegmentRuleError(ValueError):
     pass
 
 
-def _connection(profiles: pa.Table, features: pa.Table, scores: pa.Table) -> duckdb.DuckDBPyConnection:
+def _connection(profiles: pa.Table, features: pa.Table, scores: pa.Table, declared: pa.Table | None = None,
+                names: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
+    """``profile_view``: a profile's fields, its features, its scores and the declared features (``names``, from
+    ``feature_values``) as columns."""
     con = sql.connect()
     con.register("profiles", profiles)
     con.register("features", features)
     con.register("scores", scores)
-    con.execute(PROFILE_VIEW)
+    con.register("feature_values", declared if declared is not None else TABLES["feature_values"].schema.empty_table())
+    pivot = ", ".join(f"max(value) FILTER (WHERE feature = {sql.literal(name)}) AS {name}" for name in names)
+    con.execute(f"""
+        CREATE VIEW profile_view AS
+        WITH declared AS (SELECT profile_id{', ' + pivot if pivot else ''} FROM feature_values GROUP BY profile_id)
+        SELECT p.*, f.* EXCLUDE (profile_id, run_id),
+               s.* EXCLUDE (profile_id, run_id, as_of, scored_at, model_version),
+               d.* EXCLUDE (profile_id)
+        FROM profiles p LEFT JOIN features f USING (profile_id) LEFT JOIN scores s USING (profile_id)
+        LEFT JOIN declared d USING (profile_id)
+    """)
     return con
 
 
-def check_rules(segments: Sequence[SegmentSpec]) -> list[str]:
-    """Bind every rule against the empty profile view: unknown columns and bad SQL show up before a run."""
-    con = _connection(*(TABLES[name].schema.empty_table() for name in ("profiles", "features", "scores")))
+def check_rules(segments: Sequence[SegmentSpec], declared: Sequence[str] = ()) -> list[str]:
+    """Bind every rule against the empty profile view (with the ``declared`` feature names): unknown columns and
+    bad SQL show up before a run."""
+    con = _connection(*(TABLES[name].schema.empty_table() for name in ("profiles", "features", "scores")),
+                      names=declared)
     columns = [row[0] for row in con.execute("DESCRIBE profile_view").fetchall()]
     problems = []
     for segment in segments:
@@ -49,8 +57,10 @@ def check_rules(segments: Sequence[SegmentSpec]) -> list[str]:
 
 
 def evaluate(segments: Sequence[SegmentSpec], profiles: pa.Table, features: pa.Table,
-             scores: pa.Table | None = None) -> dict[str, set[str]]:
-    con = _connection(profiles, features, scores if scores is not None else TABLES["scores"].schema.empty_table())
+             scores: pa.Table | None = None, declared: pa.Table | None = None,
+             names: Sequence[str] = ()) -> dict[str, set[str]]:
+    con = _connection(profiles, features, scores if scores is not None else TABLES["scores"].schema.empty_table(),
+                      declared, names)
     members: dict[str, set[str]] = {}
     for segment in segments:
         try:
