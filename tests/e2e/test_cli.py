@@ -51,7 +51,8 @@ def test_demo_runs_every_stage_and_says_where_the_outputs_are(demo_workdir: Path
     assert counts["quarantined"] > 0  # the generator plants bad rows
     assert counts["activations"] > 0
     files = query(demo_workdir, "SELECT * FROM files")
-    assert {f["source"] for f in files} == {"crm", "accounts", "orders", "order_lines", "web_events"}
+    assert {f["source"] for f in files} == {"crm", "accounts", "orders", "order_lines", "web_events", "stores",
+                                            "postcodes"}
     assert all(f["rows_in"] == f["rows_accepted"] + f["rows_quarantined"] for f in files)
     email_outbox = (demo_workdir / "outbox" / "email.jsonl").read_text().splitlines()
     assert email_outbox

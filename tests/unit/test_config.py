@@ -8,10 +8,9 @@ from cdp.config import ConfigError, example_config_path, parse_config
 from cdp.segments.rules import check_rules
 
 
-def test_the_retail_example_declares_the_five_sources_with_their_columns() -> None:
+def test_the_retail_example_declares_its_sources_with_their_columns() -> None:
     config = parse_config(example_config_path().read_text())
-    assert list(config.sources) == ["crm", "accounts", "orders", "order_lines",
-                                                                         "web_events"]
+    assert list(config.sources) == ["crm", "accounts", "orders", "order_lines", "web_events", "stores", "postcodes"]
     assert list(config.sources["crm"].columns) == [
         "customer_id", "first_name", "last_name", "email", "phone", "birth_date", "street", "postcode", "city",
         "country", "email_opt_in", "sms_opt_in", "updated_at"]

@@ -280,3 +280,31 @@ def test_declared_features_are_computed_checked_and_usable_in_rules(retail_confi
     members = evaluate([rule], profiles, TABLES["features"].schema.empty_table(), None, values,
                        ["big_orders", "recent_views"])
     assert members == {"keen": {"P1"}}
+
+
+def test_catchment_is_the_distance_from_the_postcode_to_the_nearest_store(retail_config: Config) -> None:
+    profiles = pa.Table.from_pylist([
+        {"profile_id": "P1", "postcode": "75001", "country": "FR", "run_id": RUN},
+        {"profile_id": "P2", "postcode": "69002", "country": None, "run_id": RUN},  # no country: the postcode alone
+        {"profile_id": "P3", "postcode": "99999", "country": "FR", "run_id": RUN},  # unknown postcode
+        {"profile_id": "P4", "postcode": "75001", "country": "BE", "run_id": RUN},  # not the French 75001
+    ], schema=TABLES["profiles"].schema)
+    stores = pa.Table.from_pylist([
+        {**lineage("stores", "S1"), "store_id": "S1", "latitude": 45.7640, "longitude": 4.8357},  # Lyon
+        {**lineage("stores", "S2"), "store_id": "S2", "latitude": 48.8049, "longitude": 2.1204},  # Versailles
+        {**lineage("stores", "S3"), "store_id": "S3", "latitude": None, "longitude": None},  # not placed: ignored
+    ], schema=TABLES["stores"].schema)
+    postcodes = pa.Table.from_pylist([
+        {**lineage("postcodes", "FR-75001"), "country": "FR", "postcode": "75001", "latitude": 48.8625,
+         "longitude": 2.3364},
+        {**lineage("postcodes", "fr-69002"), "country": "fr", "postcode": "69002", "latitude": 45.7578,
+         "longitude": 4.8320},
+    ], schema=TABLES["postcodes"].schema)
+    empty = {name: TABLES[name].schema.empty_table() for name in ("identities", "orders", "events")}
+    table = compute_features(retail_config, profiles, empty["identities"], empty["orders"], empty["events"], AS_OF,
+                             RUN, stores=stores, postcodes=postcodes)
+    rows = {row["profile_id"]: row for row in table.to_pylist()}
+
+    assert rows["P1"]["nearest_store_id"] == "S2" and rows["P1"]["store_distance_km"] == pytest.approx(17.06, abs=0.01)
+    assert rows["P2"]["nearest_store_id"] == "S1" and rows["P2"]["store_distance_km"] == pytest.approx(0.75, abs=0.01)
+    assert rows["P3"]["store_distance_km"] is None and rows["P4"]["store_distance_km"] is None

@@ -270,6 +270,40 @@ TABLES: dict[str, TableSpec] = {
             ingest_target=True,
         ),
         TableSpec(
+            "stores",
+            pa.schema(
+                _LINEAGE
+                + [
+                    pa.field("store_id", pa.string(), nullable=False),
+                    pa.field("name", pa.string()),
+                    pa.field("postcode", pa.string()),
+                    pa.field("city", pa.string()),
+                    pa.field("country", pa.string()),
+                    pa.field("latitude", pa.float64()),
+                    pa.field("longitude", pa.float64()),
+                ]
+            ),
+            "The brand's stores and where they are: the catchment feature measures each profile's distance to the "
+            "nearest.",
+            key=("record_key",),
+            ingest_target=True,
+        ),
+        TableSpec(
+            "postcodes",
+            pa.schema(
+                _LINEAGE
+                + [
+                    pa.field("country", pa.string()),
+                    pa.field("postcode", pa.string(), nullable=False),
+                    pa.field("latitude", pa.float64()),
+                    pa.field("longitude", pa.float64()),
+                ]
+            ),
+            "Where each postcode lies (its centroid): how a profile's address is placed for the catchment feature.",
+            key=("record_key",),
+            ingest_target=True,
+        ),
+        TableSpec(
             "features",
             pa.schema(
                 [
@@ -292,6 +326,9 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("searches_recent", pa.int64()),
                     pa.field("risk_page_visits_recent", pa.int64()),
                     pa.field("intent_decayed", pa.float64()),
+                    # Catchment: from the profile's postcode centroid to the nearest store (null when unknown).
+                    pa.field("nearest_store_id", pa.string()),
+                    pa.field("store_distance_km", pa.float64()),
                     pa.field("run_id", pa.string(), nullable=False),
                 ]
             ),

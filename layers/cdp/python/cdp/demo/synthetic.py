@@ -826,9 +826,34 @@ def _jsonl(rows: list[dict], columns: list[str]) -> bytes:
     return "".join(json.dumps({c: r.get(c) for c in columns}, ensure_ascii=False) + "\n" for r in rows).encode()
 
 
+STORES = 39  # the store ids orders carry: S001 to S039
+
+
+def _places(pools: dict, seed: int) -> tuple[list[dict], list[dict]]:
+    """The brand's stores, in French towns, and a centroid for every postcode the persons live at: real places of
+    each country (Faker's list), though a postcode's place is drawn, not looked up."""
+    fake = Faker("fr_FR")
+    fake.seed_instance(seed * 1000 + 999)
+    stores = []
+    for number in range(1, STORES + 1):
+        latitude, longitude, town, _, _ = fake.local_latlng(country_code="FR")
+        stores.append({"store_id": f"S{number:03d}", "name": f"{town} centre", "city": town, "country": "FR",
+                       "latitude": latitude, "longitude": longitude})
+    postcodes = {}
+    for locale, pool in pools.items():
+        country = LOCALES[locale][1]
+        for postcode, _ in pool["town"]:
+            if (country, postcode) not in postcodes:
+                latitude, longitude, _, _, _ = fake.local_latlng(country_code=country)
+                postcodes[(country, postcode)] = {"country": country, "postcode": postcode, "latitude": latitude,
+                                                  "longitude": longitude}
+    return stores, [postcodes[key] for key in sorted(postcodes)]
+
+
 def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: date = date(2026, 11, 1),
              web_events: bool = True) -> SyntheticDataset:
-    """Write the five retail sources under ``workdir/landing/<source>/`` and ``workdir/truth.csv``. Without
+    """Write the retail sources under ``workdir/landing/<source>/`` (people, orders, lines, web events, and the
+    stores and postcode centroids the catchment feature places them with) and ``workdir/truth.csv``. Without
     ``web_events`` (a benchmark of identity resolution, which does not read them), that source is left out; the
     others are the same bytes."""
     rng = np.random.default_rng(seed)
@@ -860,6 +885,11 @@ def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: 
                                                        "created_at"]))
     _write_csv(files["orders"][0], ORDER_COLUMNS, orders)
     _write_csv(files["order_lines"][0], LINE_COLUMNS, lines)
+    stores, postcodes = _places(pools, seed)  # a Faker of their own: the other files' bytes do not change
+    files["stores"] = [landing / "stores" / "stores.csv"]
+    files["postcodes"] = [landing / "postcodes" / "postcodes.csv"]
+    _write_csv(files["stores"][0], ["store_id", "name", "city", "country", "latitude", "longitude"], stores)
+    _write_csv(files["postcodes"][0], ["country", "postcode", "latitude", "longitude"], postcodes)
     if web_events:
         files["web_events"][0].parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
@@ -874,6 +904,6 @@ def generate(workdir: Path, *, profiles: int = 10_000, seed: int = 0, end_date: 
     return SyntheticDataset(
         landing, truth_path, files,
         {"crm": len(crm), "accounts": len(accounts), "orders": len(orders), "order_lines": len(lines),
-         "web_events": len(events)},
+         "web_events": len(events), "stores": len(stores), "postcodes": len(postcodes)},
         profiles,
     )

@@ -14,7 +14,8 @@ from cdp.tables import TABLES
 
 
 def fact_views(config: Config, profiles: pa.Table, identities: pa.Table, orders: pa.Table, events: pa.Table,
-               as_of: date, order_lines: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
+               as_of: date, order_lines: pa.Table | None = None, stores: pa.Table | None = None,
+               postcodes: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with each profile's facts up to ``as_of``, attributed through the identity graph:
     ``owned_orders``, ``owned_order_lines`` (with their order's columns) and ``owned_events``, each with
     ``profile_id`` and ``age_days`` (days before ``as_of``)."""
@@ -26,11 +27,10 @@ def fact_views(config: Config, profiles: pa.Table, identities: pa.Table, orders:
     def links_for(table: str) -> dict[str, dict[str, str]]:
         return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
 
-    lines = order_lines if order_lines is not None else TABLES["order_lines"].schema.empty_table()
     con = sql.connect()
     for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders), ("events", events),
-                        ("order_lines", lines)):
-        con.register(name, table)
+                        ("order_lines", order_lines), ("stores", stores), ("postcodes", postcodes)):
+        con.register(name, table if table is not None else TABLES[name].schema.empty_table())
     end = f"(DATE '{as_of}' + INTERVAL 1 DAY)"
     con.execute(f"""
         CREATE VIEW owned_orders AS
@@ -60,6 +60,8 @@ def compute_features(
     run_id: str,
     order_lines: pa.Table | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    stores: pa.Table | None = None,
+    postcodes: pa.Table | None = None,
 ) -> pa.Table:
     """Features per profile as of a date (over ``con``'s views when ``fact_views`` made them already).
     ``orders``, ``order_lines`` and ``events`` hold the current version of each fact. Web signals look back
@@ -73,7 +75,7 @@ def compute_features(
         or "false"
     age = "e.age_days"
     recent = f"{age} < {int(intent.window_days)}"
-    con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines)
+    con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines, stores, postcodes)
     query = f"""
         WITH order_stats AS (
                 SELECT profile_id,
@@ -96,7 +98,23 @@ def compute_features(
                        sum({weight} * pow(0.5, {age} / {float(intent.half_life_days)})) FILTER (WHERE {recent})
                            AS intent_decayed
                 FROM owned_events e
-                GROUP BY e.profile_id)
+                GROUP BY e.profile_id),
+             places AS (  -- the centroid of each postcode, per country
+                SELECT upper(country) AS country, postcode, any_value(latitude) AS lat, any_value(longitude) AS lon
+                FROM postcodes WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY ALL),
+             located AS (
+                SELECT p.profile_id, pl.lat, pl.lon
+                FROM profiles p JOIN places pl ON pl.postcode = p.postcode
+                 AND (pl.country = upper(p.country) OR p.country IS NULL OR pl.country IS NULL)
+                QUALIFY row_number() OVER (PARTITION BY p.profile_id ORDER BY pl.country = upper(p.country) DESC) = 1),
+             catchment AS (  -- great-circle distance (haversine, Earth radius 6,371 km) to the nearest store
+                SELECT l.profile_id, arg_min(s.store_id, d.km) AS nearest_store_id, min(d.km) AS store_distance_km
+                FROM located l CROSS JOIN (SELECT * FROM stores WHERE latitude IS NOT NULL AND longitude IS NOT NULL) s,
+                     LATERAL (SELECT 2 * 6371 * asin(sqrt(
+                         pow(sin(radians(s.latitude - l.lat) / 2), 2)
+                         + cos(radians(l.lat)) * cos(radians(s.latitude))
+                           * pow(sin(radians(s.longitude - l.lon) / 2), 2))) AS km) d
+                GROUP BY l.profile_id)
         SELECT p.profile_id,
                DATE '{as_of}' AS as_of,
                coalesce(os.orders_count, 0) AS orders_count,
@@ -115,11 +133,14 @@ def compute_features(
                coalesce(es.searches_recent, 0) AS searches_recent,
                coalesce(es.risk_page_visits_recent, 0) AS risk_page_visits_recent,
                round(coalesce(es.intent_decayed, 0), 4) AS intent_decayed,
+               c.nearest_store_id,
+               round(c.store_distance_km, 2) AS store_distance_km,
                '{run_id}' AS run_id
         FROM profiles p
         LEFT JOIN order_stats os USING (profile_id)
         LEFT JOIN line_stats ls USING (profile_id)
         LEFT JOIN event_stats es USING (profile_id)
+        LEFT JOIN catchment c USING (profile_id)
         ORDER BY p.profile_id
     """
     schema = TABLES["features"].schema
@@ -142,10 +163,9 @@ def compute_declared(config: Config, con: duckdb.DuckDBPyConnection, as_of: date
 def check_declared(config: Config) -> list[str]:
     """Each declared feature bound against its empty view: an unknown column or bad SQL names the feature and the
     columns it may use, before any run."""
-    empty = {name: TABLES[name].schema.empty_table() for name in ("profiles", "identities", "orders", "events",
-                                                                   "order_lines")}
+    empty = {name: TABLES[name].schema.empty_table() for name in ("profiles", "identities", "orders", "events")}
     con = fact_views(config, empty["profiles"], empty["identities"], empty["orders"], empty["events"],
-                     date(2000, 1, 1), empty["order_lines"])
+                     date(2000, 1, 1))
     problems = []
     for feature in config.features:
         try:

@@ -192,7 +192,7 @@ def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     con = fact_views(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"], inputs["events"],
-                     ctx.as_of, inputs["order_lines"])
+                     ctx.as_of, inputs["order_lines"], inputs["stores"], inputs["postcodes"])
     table = compute_features(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"],
                              inputs["events"], ctx.as_of, ctx.run_id, inputs["order_lines"], con=con)
     declared = compute_declared(ctx.config, con, ctx.as_of, ctx.run_id)
@@ -328,7 +328,7 @@ STEPS: tuple[Step, ...] = (
          (Write("profiles", "replace"), Write("profile_lineage", "replace"))),
     Step("features", "Compute behavioural features per profile as of the run date.", features,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("order_lines", "current"),
-          Read("events", "current")),
+          Read("events", "current"), Read("stores", "current"), Read("postcodes", "current")),
          (Write("features", "replace"), Write("feature_values", "replace"))),
     Step("score", "Score each profile as of the run date: RFM, expected purchases and value (buy-till-you-die and "
          "Gamma-Gamma), churn probability, web intent and preferred channel, with the trained models.", score,
