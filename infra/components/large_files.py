@@ -38,6 +38,9 @@ class LargeFiles(Construct):
                 "bucket": sfn.JsonPath.string_at("$.bucket"), "key": sfn.JsonPath.string_at("$.key"),
                 "version_id": sfn.JsonPath.string_at("$.version_id"), "source": sfn.JsonPath.string_at("$.source"),
                 "file_id": sfn.JsonPath.string_at("$.file_id"), "header_end": sfn.JsonPath.number_at("$.header_end"),
+                # Each worker reads its byte ranges and, for Parquet, the footer: the file's size and where the
+                # footer starts (null for text) come from the plan.
+                "size": sfn.JsonPath.number_at("$.size"), "footer_start": sfn.JsonPath.number_at("$.footer_start"),
             },
         )
         stage_parts.item_processor(tasks.LambdaInvoke(self, "StagePart", lambda_function=stage,

@@ -21,6 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cdp.adapters import lambda_env as aws
+from tests.cloud import asl
 from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
@@ -216,15 +217,17 @@ def channel_deliveries(messages_by_channel: dict[str, list[dict[str, Any]]]) -> 
 
 
 def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
-    cloud, small_landing: Path, tmp_path: Path, retail_config
+    cloud, small_landing: Path, tmp_path: Path, retail_config, synthesized
 ) -> None:
-    from functions.pipeline.handler import handler
-
     drop_files(cloud, small_landing)
     run_ingest_lambda(cloud)
-    for step in STEP_NAMES:
-        result = handler({"step": step, "run_id": "run-cloud-1", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
-        assert result["step"] == step
+    # The pipeline machine as synthesized: each state invokes the pipeline function with its step, the execution's
+    # name as run id and the execution's input.
+    (definition,) = [d for d in asl.definitions(synthesized.template_json) if STEP_NAMES[0] in d["States"]]
+    execution_input = {"as_of": AS_OF.isoformat()}
+    output = asl.run(definition, execution_input, asl.handlers(synthesized.template_json), FakeLambdaContext(),
+                     {"Execution": {"Name": "run-cloud-1", "Input": execution_input}})
+    assert list(output["steps"]) == list(STEP_NAMES)
     cloud_events = {
         channel: [json.loads(m["Body"]) for m in drain(cloud["sqs"], url)]
         for channel, url in cloud["channel_queues"].items()
@@ -299,19 +302,21 @@ def test_events_published_by_other_systems_land_and_ingest_under_their_source(
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
-    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_format: str
+    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_format: str, synthesized
 ) -> None:
-    """The ingest function hands the file to the large-file state machine; its three steps (run here in the
-    order the machine runs them, since moto does not run Lambda code) commit what one pass would."""
+    """The ingest function starts the large-file state machine; the machine, as the stack synthesizes it (its
+    Map's item selector, choices, catches), runs with each Lambda task dispatched to its handler in-process, and
+    commits what one pass would."""
     from functions.ingest.handler import handler as ingest
-    from functions.large_file.handler import commit, plan, stage
 
+    (definition,) = [d for d in asl.definitions(synthesized.template_json) if "StageParts" in d["States"]]
     sfn = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
     machine = sfn.create_state_machine(
         name=f"large-{tmp_path.name[-12:]}", roleArn="arn:aws:iam::123456789012:role/sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+        definition=json.dumps(definition))["stateMachineArn"]
     monkeypatch.setenv("CDP_LARGE_FILE_STATE_MACHINE", machine)
     monkeypatch.setenv("CDP_SPLIT_BYTES", "200")
+    monkeypatch.setattr("functions.large_file.handler.PART_BYTES", 120)  # several parts of a small file
     crm = small_landing / "crm" / "crm_export.csv"
     if file_format == "parquet":
         # One row group per row: the plan reads the footer alone, each worker only its own row groups.
@@ -327,20 +332,27 @@ def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
     (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
     request = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
 
-    planned = plan({**request, "part_bytes": 120}, FakeLambdaContext())
-    assert len(planned["parts"]) >= 3
-    if file_format == "parquet":
-        assert [tuple(p["row_groups"]) for p in planned["parts"]] == [(i, i + 1) for i in range(5)]
-    staged = [stage({**planned, "part": part}, FakeLambdaContext()) for part in planned["parts"]]
-    result = commit({**planned, "staged": staged}, FakeLambdaContext())
+    functions = asl.handlers(synthesized.template_json)
+    staged: list[dict] = []  # what each Map worker received, as the item selector built it
+    (stage_function,) = [name for name, handler in functions.items() if handler.__name__ == "stage"]
+    real_stage = functions[stage_function]
+    functions[stage_function] = lambda event, context: (staged.append(event), real_stage(event, context))[1]
+    output = asl.run(definition, request, functions, FakeLambdaContext())
 
-    assert result["status"] == "ingested" and result["rows_in"] == 5
+    assert output["status"] == "ingested" and output["rows_in"] == 5
+    assert len(staged) >= 3
+    if file_format == "parquet":
+        assert [tuple(event["part"]["row_groups"]) for event in staged] == [(i, i + 1) for i in range(5)]
     assert sorted(r["record_key"] for r in aws.store().read("records").to_pylist()) == [
         "crm:C1", "crm:C2", "crm:C3", "crm:C5"]
+    (file,) = aws.store().read("files").to_pylist()
+    assert file["status"] == "ingested" and file["rows_in"] == 5
     assert [q["row_number"] for q in aws.store().read("quarantine").to_pylist()] == [4]
     leftovers = cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix="staging/").get("KeyCount", 0)
     assert leftovers == 0
-    assert plan({**request, "part_bytes": 120}, FakeLambdaContext())["skipped"] is True
+    # The same file notified again: the machine plans nothing and ends at its Succeed state.
+    again = asl.run(definition, request, functions, FakeLambdaContext())
+    assert again["skipped"] is True and aws.store().read("records").num_rows == 4
 
 
 def test_the_training_function_saves_models_that_the_next_pipeline_run_loads(cloud, tmp_path: Path) -> None:
