@@ -73,6 +73,7 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
     s3, sqs, events = client("s3"), client("sqs"), client("events")
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    client("glue").create_database(DatabaseInput={"Name": database})  # the stack creates it, not the functions
     landing_queue = sqs.create_queue(QueueName=f"landing-{suffix}")["QueueUrl"]
     landing_arn = sqs.get_queue_attributes(QueueUrl=landing_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
@@ -377,3 +378,28 @@ def test_the_training_function_saves_models_that_the_next_pipeline_run_loads(clo
     summary = pipeline({"step": "resolve", "run_id": "run-2", "as_of": AS_OF.isoformat()},
                        FakeLambdaContext())["summary"]
     assert summary["model"] == identity and summary["model_trained"] is False
+
+
+def test_no_function_creates_the_database_the_stack_made(cloud, small_landing: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """IAM grants the data functions no glue:CreateDatabase: a call to it would fail in AWS, whatever Glue says."""
+    import botocore.client
+
+    from functions.pipeline.handler import handler as pipeline
+
+    calls: list[tuple[str, str]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):  # every AWS call any client makes, by service and operation
+        calls.append((self.meta.service_model.service_name, operation_name))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    aws.store.cache_clear()
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    for step in STEP_NAMES:
+        pipeline({"step": step, "run_id": "run-calls", "as_of": AS_OF.isoformat()}, FakeLambdaContext())
+
+    assert ("glue", "GetTable") in calls  # the tables were reached through Glue
+    assert ("glue", "CreateDatabase") not in calls

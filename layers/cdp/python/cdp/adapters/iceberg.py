@@ -95,10 +95,13 @@ class IcebergStore:
         self.catalog = catalog
         self.database = database
         self._tables: dict[str, Table] = {}
-        try:
-            catalog.create_namespace(database)
-        except NamespaceAlreadyExistsError:
-            pass
+        # Locally the store makes its database; in the cloud the stack made it, and the functions are not allowed
+        # to create one (IAM would refuse glue:CreateDatabase before Glue could say that it exists).
+        if not catalog.namespace_exists(database):
+            try:
+                catalog.create_namespace(database)
+            except NamespaceAlreadyExistsError:  # another process made it in between
+                pass
 
     def table(self, name: str) -> Table:
         if name not in self._tables:
