@@ -21,10 +21,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cdp.adapters import lambda_env as aws
-from tests.cloud import asl
 from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
+from tests.cloud import asl
 
 pytestmark = pytest.mark.cloud
 
