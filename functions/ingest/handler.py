@@ -31,11 +31,18 @@ def start_large_file(landed: aws.LandedObject) -> None:
     The execution is named after the file, so a redelivered notification cannot start it twice.
     """
     name = file_id_for(landed.source or "", landed.fingerprint)
-    aws.client("stepfunctions").start_execution(
-        stateMachineArn=os.environ[settings.LARGE_FILE_STATE_MACHINE_ENV], name=name,
-        input=json.dumps({"bucket": landed.bucket, "key": landed.key, "version_id": landed.version_id,
-                          "source": landed.source, "fingerprint": landed.fingerprint}),
-    )
+    client = aws.client("stepfunctions")
+    try:
+        client.start_execution(
+            stateMachineArn=os.environ[settings.LARGE_FILE_STATE_MACHINE_ENV], name=name,
+            input=json.dumps({"bucket": landed.bucket, "key": landed.key, "version_id": landed.version_id,
+                              "source": landed.source, "fingerprint": landed.fingerprint}),
+        )
+    except client.exceptions.ExecutionAlreadyExists:
+        # The same file, notified again after its execution ended: it was handled; retrying the message would only
+        # send it to the dead-letter queue as a false alarm.
+        logger.info("large file already handed over", extra={"file_id": name})
+        return
     logger.info("large file fanned out", extra={"file_id": name, "size": landed.size})
 
 
