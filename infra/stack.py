@@ -85,7 +85,7 @@ class CdpStack(Stack):
             if function is not training.function:  # training publishes nothing
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
-                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm,
+                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm, large_files.failed_alarm,
                               *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()
 

@@ -1,4 +1,5 @@
-"""Large files in parts (the large-file state machine): plan the parts, stage each in parallel, commit once.
+"""Large files in parts (the large-file state machine): plan the parts, stage each in parallel, commit once; on
+any failure, record it and clean up.
 
 Each step is a thin adapter over `cdp.ingest.formats` and `cdp.ingest.parts` (`plan_parts_of_stream` or
 `plan_parquet_parts`, `stage_part`, `commit_parts`), the functions that `ingest_in_parts` chains locally.
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp import settings
 from cdp.adapters import lambda_env as aws
-from cdp.ingest.files import begin_file
+from cdp.ingest.files import FileOutcome, begin_file, file_id_for, record_file
 from cdp.ingest.formats import FileRejected, Part, plan_parquet_parts, plan_parts_of_stream
 from cdp.ingest.parts import commit_parts, stage_part
 
@@ -87,7 +88,8 @@ def stage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except FileRejected as exc:
             return {"index": part.index, "rejected": str(exc)}
         for path in staged.iterdir():
-            aws.s3_client().upload_file(str(path), event["bucket"], settings.staging_folder(event["file_id"]) + path.name)
+            aws.s3_client().upload_file(str(path), event["bucket"],
+                                        settings.staging_folder(event["file_id"]) + path.name)
     return {"index": part.index, "rows_in": counts["rows_in"]}
 
 
@@ -105,8 +107,31 @@ def commit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         outcome = commit_parts(aws.store(), aws.config(), event["source"], event["file_id"], uri, Path(folder),
                                len(event["parts"]), event["fingerprint"], datetime.now(UTC),
                                rejected[0] if rejected else None, bus=aws.bus())
-        for start in range(0, len(keys), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+    _remove_staged(bucket, event["file_id"])
     logger.info("file committed", extra={"file_id": outcome.file_id, "status": outcome.status,
                                          "rows_in": outcome.rows_in, "rows_quarantined": outcome.rows_quarantined})
     return {"file_id": outcome.file_id, "status": outcome.status, "rows_in": outcome.rows_in}
+
+
+def _remove_staged(bucket: str, file_id: str) -> int:
+    s3, prefix = aws.s3_client(), settings.staging_folder(file_id)
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for o in page.get("Contents", [])]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+    return len(keys)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def fail(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The machine's catch: the file is recorded as failed (the error's name only: a message may quote a row) and
+    its staged parts are removed; a later notification of the same file tries it again."""
+    file_id = file_id_for(event["source"], event["fingerprint"])
+    uri = f"s3://{event['bucket']}/{event['key']}"
+    error = event.get("error", {}).get("Error", "unknown error")
+    removed = _remove_staged(event["bucket"], file_id)
+    outcome = FileOutcome(file_id, event["source"], uri, "failed", f"ingestion in parts failed: {error}")
+    record_file(aws.store(), aws.bus(), outcome, event["fingerprint"], datetime.now(UTC))
+    logger.error("large file failed", extra={"file_id": file_id, "error": error, "staged_removed": removed})
+    return {"file_id": file_id, "status": "failed", "error": error}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -28,8 +29,13 @@ class LargeFiles(Construct):
                 description=f"Large files in parts: {handler}",
             )
 
-        self.functions = [function("Plan", "plan"), function("Stage", "stage"), function("Commit", "commit")]
-        plan, stage, commit = self.functions
+        self.functions = [function("Plan", "plan"), function("Stage", "stage"), function("Commit", "commit"),
+                          function("Fail", "fail")]
+        plan, stage, commit, fail = self.functions
+        # Any failure: record the file as failed and remove its staged parts, then fail the execution (and alarm).
+        record_failure = tasks.LambdaInvoke(self, "RecordFailure", lambda_function=fail, payload_response_only=True,
+                                            result_path="$.failure").next(
+            sfn.Fail(self, "Failed", cause="The file could not be ingested in parts"))
         done = sfn.Succeed(self, "AlreadyIngested")
         stage_parts = sfn.Map(
             self, "StageParts", items_path="$.parts", max_concurrency=MAX_PARALLEL_PARTS, result_path="$.staged",
@@ -45,13 +51,13 @@ class LargeFiles(Construct):
         )
         stage_parts.item_processor(tasks.LambdaInvoke(self, "StagePart", lambda_function=stage,
                                                       payload_response_only=True))
-        definition = (
-            tasks.LambdaInvoke(self, "PlanParts", lambda_function=plan, payload_response_only=True)
-            .next(sfn.Choice(self, "Skipped?")
-                  .when(sfn.Condition.boolean_equals("$.skipped", True), done)
-                  .otherwise(stage_parts.next(
-                      tasks.LambdaInvoke(self, "CommitParts", lambda_function=commit, payload_response_only=True))))
-        )
+        plan_parts = tasks.LambdaInvoke(self, "PlanParts", lambda_function=plan, payload_response_only=True)
+        commit_parts = tasks.LambdaInvoke(self, "CommitParts", lambda_function=commit, payload_response_only=True)
+        for state in (plan_parts, stage_parts, commit_parts):
+            state.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        definition = plan_parts.next(
+            sfn.Choice(self, "Skipped?").when(sfn.Condition.boolean_equals("$.skipped", True), done)
+            .otherwise(stage_parts.next(commit_parts)))
         self.state_machine = sfn.StateMachine(
             self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.hours(6), tracing_enabled=True,
@@ -59,4 +65,9 @@ class LargeFiles(Construct):
                                                           retention=logs.RetentionDays.ONE_YEAR,
                                                           removal_policy=RemovalPolicy.DESTROY),
                                 level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        self.failed_alarm = cloudwatch.Alarm(
+            self, "FailedAlarm", metric=self.state_machine.metric_failed(period=Duration.minutes(5)), threshold=1,
+            evaluation_periods=1, alarm_description="A large file could not be ingested (see its files row)",
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )

@@ -406,3 +406,41 @@ def test_no_function_creates_the_database_the_stack_made(cloud, small_landing: P
 
     assert ("glue", "GetTable") in calls  # the tables were reached through Glue
     assert ("glue", "CreateDatabase") not in calls
+
+
+def test_a_large_file_that_fails_is_recorded_cleaned_up_and_tried_again(
+    cloud, small_landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthesized
+) -> None:
+    import functions.large_file.handler as large_file
+
+    (definition,) = [d for d in asl.definitions(synthesized.template_json) if "StageParts" in d["States"]]
+    monkeypatch.setattr(large_file, "PART_BYTES", 120)
+    crm = small_landing / "crm" / "crm_export.csv"
+    cloud["s3"].put_object(Bucket=cloud["bucket"], Key="landing/crm/big_export.csv", Body=crm.read_bytes())
+    (landed,) = aws.landed_objects(json.loads(drain(cloud["sqs"], cloud["landing_queue"])[-1]["Body"]))
+    request = {"bucket": landed.bucket, "key": landed.key, "version_id": landed.version_id, "source": landed.source,
+               "fingerprint": landed.fingerprint}
+    real_stage_part = large_file.stage_part
+    staged_parts = []
+
+    def failing_third_part(config, source, path, part, file_id, staged, now):
+        if part.index == 2:  # the message quotes a row, as a parser's would: it must not reach the files row
+            raise ValueError("cannot parse 'Jean Dupont'")
+        staged_parts.append(part.index)
+        return real_stage_part(config, source, path, part, file_id, staged, now)
+
+    monkeypatch.setattr(large_file, "stage_part", failing_third_part)
+    with pytest.raises(asl.StatesError) as failed:
+        asl.run(definition, request, asl.handlers(synthesized.template_json), FakeLambdaContext())
+
+    assert failed.value.cause == "The file could not be ingested in parts"  # the Fail state, after the catch
+    (row,) = aws.store().read("files").to_pylist()
+    assert row["status"] == "failed" and row["reason"] == "ingestion in parts failed: ValueError"
+    assert staged_parts  # other parts had been staged: they are gone
+    assert cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix="staging/").get("KeyCount", 0) == 0
+    assert aws.store().read("records").num_rows == 0
+
+    monkeypatch.setattr(large_file, "stage_part", real_stage_part)  # the cause is fixed; the file lands again
+    output = asl.run(definition, request, asl.handlers(synthesized.template_json), FakeLambdaContext())
+    assert output["status"] == "ingested"
+    assert [r["status"] for r in aws.store().read("files").to_pylist()] == ["ingested"]

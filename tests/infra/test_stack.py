@@ -78,7 +78,8 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     images = {k: f for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"}
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images.values())
     assert commands == ["functions.ingest.handler.handler", "functions.large_file.handler.commit",
-                        "functions.large_file.handler.plan", "functions.large_file.handler.stage",
+                        "functions.large_file.handler.fail", "functions.large_file.handler.plan",
+                        "functions.large_file.handler.stage",
                         "functions.pipeline.handler.handler", "functions.training.handler.handler"]
     assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
     for function in images.values():

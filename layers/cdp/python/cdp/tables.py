@@ -78,7 +78,8 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("ingested_at", TIMESTAMP, nullable=False),
                 ]
             ),
-            "One row per landed file: its status (ingested or rejected), row counts and data-quality summary.",
+            "One row per landed file: its status (ingested, rejected, or failed: tried again when notified again), row "
+            "counts and data-quality summary.",
             key=("file_id",),
         ),
         TableSpec(

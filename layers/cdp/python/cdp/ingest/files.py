@@ -157,6 +157,8 @@ def begin_file(
     if spec is None:
         raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
     file_id = file_id_for(source, fingerprint)
+    # A failed attempt (its files row says 'failed') is tried again: its row goes, the others stay final.
+    store.delete("files", f"file_id == {literal(file_id)} and status == 'failed'")
     previous = store.read("files", f"file_id == {literal(file_id)}")
     if previous.num_rows:
         row = previous.to_pylist()[0]
