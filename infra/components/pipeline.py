@@ -3,7 +3,7 @@ the training state machine, which refits the models the pipeline loads, on its o
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,7 +18,7 @@ from cdp.pipeline.steps import STEPS
 
 
 def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definition: sfn.IChainable,
-                       key: kms.IKey, timeout: Duration, schedule: str, failure: str
+                       key: kms.IKey, timeout: Duration, schedule: str, failure: str, name: str | None = None
                        ) -> tuple[sfn.StateMachine, cloudwatch.Alarm]:
     """A state machine invoking ``function``, logged (without execution data: summaries must stay out of logs) and
     traced, started on ``schedule``, with an alarm on any failed execution."""
@@ -26,7 +26,7 @@ def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definit
                               removal_policy=RemovalPolicy.DESTROY)
     machine = sfn.StateMachine(
         scope, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition), timeout=timeout,
-        tracing_enabled=True,
+        tracing_enabled=True, state_machine_name=name,
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
     )
     function.grant_invoke(machine)
@@ -50,6 +50,18 @@ class Pipeline(Construct):
             description="Runs one pipeline step (resolve, merge, features, score, segments, activate, publish)",
         )
         failed = sfn.Fail(self, "Failed", cause="A pipeline step failed after its retries")
+        # One run at a time: a run started while another is running (a schedule and an ingestion, say) ends at
+        # once, visibly, and leaves the tables to the first.
+        name = f"{Stack.of(self).stack_name}-pipeline"
+        running = tasks.CallAwsService(
+            self, "OneRunAtATime", service="sfn", action="listExecutions", iam_action="states:ListExecutions",
+            iam_resources=[Stack.of(self).format_arn(service="states", resource="stateMachine", resource_name=name,
+                                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+            parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
+            result_selector={"running.$": "States.ArrayLength($.Executions)"}, result_path="$.guard",
+        )
+        refused = sfn.Succeed(self, "AnotherRunInProgress", comment="Refused: another run of the pipeline is going")
+        steps_start: sfn.IChainable | None = None
         chain: sfn.IChainable | None = None
         for step in STEPS:
             task = tasks.LambdaInvoke(
@@ -66,10 +78,14 @@ class Pipeline(Construct):
             task.add_retry(errors=["CommitFailedException"], interval=Duration.seconds(20), max_attempts=4,
                            backoff_rate=2)
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+            steps_start = steps_start or task
             chain = task if chain is None else chain.next(task)
+        definition = running.next(sfn.Choice(self, "Alone?")
+                                  .when(sfn.Condition.number_greater_than("$.guard.running", 1), refused)
+                                  .otherwise(steps_start))
         self.state_machine, self.failed_alarm = _scheduled_machine(
-            self, function=self.function, definition=chain, key=key, timeout=Duration.hours(3), schedule=schedule,
-            failure="A pipeline run failed")
+            self, function=self.function, definition=definition, key=key, timeout=Duration.hours(3),
+            schedule=schedule, failure="A pipeline run failed", name=name)
 
 
 class Training(Construct):

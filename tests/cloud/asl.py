@@ -2,9 +2,10 @@
 
 moto records executions but runs no Lambda code, so a test that called the handlers itself would test its own idea
 of the machine, not the machine. This runs the synthesized definition: Task (Lambda, direct or through
-``lambda:invoke``), Map (ItemsPath, ItemSelector, ItemProcessor), Choice, Pass, Succeed and Fail; InputPath,
-Parameters, ResultSelector, ResultPath and OutputPath; Retry and Catch. Each Lambda task calls, in-process, the
-handler that the template's function names in its image command.
+``lambda:invoke``, and AWS SDK integrations), Map (ItemsPath, ItemSelector, ItemProcessor), Choice, Pass, Succeed and
+Fail; InputPath, Parameters, ResultSelector (with States.ArrayLength), ResultPath and OutputPath; Retry and Catch.
+Each Lambda task calls, in-process, the handler that the template's function names in its image command; an SDK
+task calls ``sdk(service, action, parameters)``.
 """
 
 from __future__ import annotations
@@ -77,9 +78,15 @@ def _set(data: Any, path: str | None, value: Any) -> Any:
     return out
 
 
+def _value(expression: str, data: Any, context: dict[str, Any]) -> Any:
+    if expression.startswith("States.ArrayLength(") and expression.endswith(")"):
+        return len(_get(data, expression[len("States.ArrayLength("):-1], context))
+    return _get(data, expression, context)
+
+
 def _resolve(template: Any, data: Any, context: dict[str, Any]) -> Any:
     if isinstance(template, dict):
-        return {(k[:-2] if k.endswith(".$") else k): (_get(data, v, context) if k.endswith(".$") else
+        return {(k[:-2] if k.endswith(".$") else k): (_value(v, data, context) if k.endswith(".$") else
                                                         _resolve(v, data, context)) for k, v in template.items()}
     if isinstance(template, list):
         return [_resolve(v, data, context) for v in template]
@@ -115,9 +122,13 @@ def _matches(errors: list[str], name: str) -> bool:
                                                         and name == "States.TaskFailed")
 
 
+Sdk = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
 def run(definition: dict[str, Any], data: Any, functions: dict[str, Callable[[dict, Any], Any]],
-        lambda_context: Any, context: dict[str, Any] | None = None) -> Any:
-    """Execute ``definition`` on ``data``; returns the execution's output or raises ``StatesError``."""
+        lambda_context: Any, context: dict[str, Any] | None = None, sdk: Sdk | None = None) -> Any:
+    """Execute ``definition`` on ``data``; returns the execution's output or raises ``StatesError``. ``context``
+    is what ``$$`` reads (Execution, StateMachine)."""
     context = context or {}
     name = definition["StartAt"]
     while True:
@@ -137,7 +148,7 @@ def run(definition: dict[str, Any], data: Any, functions: dict[str, Callable[[di
             if kind == "Pass":
                 result = state.get("Result", given)
             elif kind == "Task":
-                result = _task(state, given, functions, lambda_context, context)
+                result = _task(state, given, functions, lambda_context, context, sdk)
             elif kind == "Map":
                 items = _get(given, state.get("ItemsPath", "$"), context)
                 selector = state.get("ItemSelector", state.get("Parameters"))
@@ -146,7 +157,7 @@ def run(definition: dict[str, Any], data: Any, functions: dict[str, Callable[[di
                 for index, item in enumerate(items):
                     item_context = {**context, "Map": {"Item": {"Value": item, "Index": index}}}
                     item_input = _resolve(selector, given, item_context) if selector else item
-                    result.append(run(inner, item_input, functions, lambda_context, item_context))
+                    result.append(run(inner, item_input, functions, lambda_context, item_context, sdk))
             else:
                 raise NotImplementedError(f"state type {kind}")
         except StatesError as exc:
@@ -166,9 +177,14 @@ def run(definition: dict[str, Any], data: Any, functions: dict[str, Callable[[di
 
 
 def _task(state: dict[str, Any], given: Any, functions: dict[str, Callable[[dict, Any], Any]],
-          lambda_context: Any, context: dict[str, Any]) -> Any:
+          lambda_context: Any, context: dict[str, Any], sdk: Sdk | None) -> Any:
     parameters = _resolve(state["Parameters"], given, context) if "Parameters" in state else given
     resource = state["Resource"]
+    if ":states:::aws-sdk:" in resource:
+        service, action = resource.split(":states:::aws-sdk:")[1].split(":")
+        if sdk is None:
+            raise StatesError("States.TaskFailed", f"no SDK given for {service}:{action}")
+        return sdk(service, action, parameters)
     through_invoke = resource.endswith(":states:::lambda:invoke")
     function = parameters["FunctionName"] if through_invoke else resource
     payload = parameters.get("Payload", given) if through_invoke else parameters

@@ -110,6 +110,31 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         events.delete_rule(Name=rule, EventBusName=BUS_NAME)
 
 
+def sfn_sdk(service: str, action: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """An AWS SDK task of a state machine, against moto; keys as Step Functions gives them (PascalCase)."""
+    assert (service, action) == ("sfn", "listExecutions"), (service, action)
+    client = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    found = client.list_executions(stateMachineArn=parameters["StateMachineArn"],
+                                   statusFilter=parameters["StatusFilter"], maxResults=parameters["MaxResults"])
+    return {"Executions": [{"ExecutionArn": e["executionArn"], "Status": e["status"]} for e in found["executions"]]}
+
+
+def run_pipeline_machine(synthesized: Any, execution_input: dict[str, Any], name: str,
+                         others_running: int = 0) -> dict[str, Any]:
+    """Start the pipeline machine, as synthesized, on moto (plus ``others_running`` executions already going), and
+    run it, each step invoking the pipeline function in-process."""
+    (definition,) = [d for d in asl.definitions(synthesized.template_json) if STEP_NAMES[0] in d["States"]]
+    client = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    machine = client.create_state_machine(name=f"pipeline-{name}", definition=json.dumps(definition),
+                                          roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    for index in range(others_running):
+        client.start_execution(stateMachineArn=machine, name=f"{name}-other-{index}")
+    client.start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
+    context = {"Execution": {"Name": name, "Input": execution_input}, "StateMachine": {"Id": machine}}
+    return asl.run(definition, execution_input, asl.handlers(synthesized.template_json), FakeLambdaContext(),
+                   context, sfn_sdk)
+
+
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
     messages = []
     while True:
@@ -224,10 +249,8 @@ def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
     run_ingest_lambda(cloud)
     # The pipeline machine as synthesized: each state invokes the pipeline function with its step, the execution's
     # name as run id and the execution's input.
-    (definition,) = [d for d in asl.definitions(synthesized.template_json) if STEP_NAMES[0] in d["States"]]
     execution_input = {"as_of": AS_OF.isoformat()}
-    output = asl.run(definition, execution_input, asl.handlers(synthesized.template_json), FakeLambdaContext(),
-                     {"Execution": {"Name": "run-cloud-1", "Input": execution_input}})
+    output = run_pipeline_machine(synthesized, execution_input, "run-cloud-1")
     assert list(output["steps"]) == list(STEP_NAMES)
     cloud_events = {
         channel: [json.loads(m["Body"]) for m in drain(cloud["sqs"], url)]
@@ -444,3 +467,14 @@ def test_a_large_file_that_fails_is_recorded_cleaned_up_and_tried_again(
     output = asl.run(definition, request, asl.handlers(synthesized.template_json), FakeLambdaContext())
     assert output["status"] == "ingested"
     assert [r["status"] for r in aws.store().read("files").to_pylist()] == ["ingested"]
+
+
+def test_a_second_pipeline_run_started_while_one_is_running_steps_aside(cloud, small_landing: Path,
+                                                                        synthesized) -> None:
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+
+    output = run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-second", others_running=1)
+
+    assert output["guard"] == {"running": 2} and "steps" not in output  # it ended at AnotherRunInProgress
+    assert aws.store().read("pipeline_runs").num_rows == 0  # no step ran: the tables are the first run's

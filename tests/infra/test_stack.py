@@ -167,7 +167,11 @@ def test_large_files_are_planned_staged_in_parallel_and_committed_once(synthesiz
 
 def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> None:
     definition = _definition(synthesized)
-    order, state = [], definition["StartAt"]
+    # First the guard: a run that finds another running ends there; alone, it goes on to the steps.
+    assert definition["StartAt"] == "OneRunAtATime"
+    guard = definition["States"]["Alone?"]
+    assert guard["Choices"][0]["Next"] == "AnotherRunInProgress"
+    order, state = [], guard["Default"]
     while state in definition["States"] and definition["States"][state]["Type"] == "Task":
         order.append(state)
         state = definition["States"][state].get("Next")
