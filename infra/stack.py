@@ -20,7 +20,7 @@ from infra.components.ingest import Ingest
 from infra.components.integrations import Integrations
 from infra.components.large_files import LargeFiles
 from infra.components.observability import Observability
-from infra.components.pipeline import Pipeline, Training
+from infra.components.pipeline import Pipeline, StartAfterIngestion, Training
 from infra.components.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,11 @@ class CdpStack(Stack):
             self, "Activation", config=config, key=storage.messaging_key, data=storage.data, sender_layers=[cdp_layer, light],
             sender_code=lambda_.Code.from_asset(str(ROOT / "functions" / "channel_sender"),
                                                 exclude=["**/__pycache__"]),
+        )
+        StartAfterIngestion(
+            self, "StartAfterIngestion", bus=activation.bus, key=storage.messaging_key, machine=pipeline.state_machine,
+            layers=[cdp_layer, light],
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / "pipeline_starter"), exclude=["**/__pycache__"]),
         )
         Integrations(
             self, "Integrations", config=config, bus=activation.bus, key=storage.messaging_key, data=storage.data,

@@ -9,12 +9,17 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdp import settings
+from cdp.events import ingestion_rule_pattern
 from cdp.pipeline.steps import STEPS
+from infra.components.activation import LIGHT_RUNTIME, event_pattern
+from infra.components.ingest import encrypted_queue
 
 
 def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definition: sfn.IChainable,
@@ -112,3 +117,31 @@ class Training(Construct):
         self.state_machine, self.failed_alarm = _scheduled_machine(
             self, function=self.function, definition=train, key=key, timeout=Duration.hours(1), schedule=schedule,
             failure="A training run failed: the pipeline keeps the last models")
+
+
+class StartAfterIngestion(Construct):
+    """Ingested files start a pipeline run, debounced: their `File Ingested` events gather in a queue, and the
+    starter takes them a few minutes' worth at a time, starting one run per window."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, key: kms.IKey,
+                 machine: sfn.IStateMachine, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> None:
+        super().__init__(scope, construct_id)
+        dead_letters = encrypted_queue(self, "DeadLetters", key, retention_period=Duration.days(14))
+        self.queue = encrypted_queue(self, "Queue", key, visibility_timeout=Duration.minutes(2),
+                                     dead_letter_queue={"max_receive_count": 5, "queue": dead_letters})
+        rule = events.Rule(self, "Rule", event_bus=bus, event_pattern=event_pattern(ingestion_rule_pattern()),
+                           description="Ingested files start a pipeline run")
+        rule.add_target(targets.SqsQueue(self.queue, retry_attempts=8, max_event_age=Duration.hours(24),
+                                         dead_letter_queue=dead_letters))
+        self.function = lambda_.Function(
+            self, "Function", runtime=LIGHT_RUNTIME, handler="handler.handler", code=code, layers=layers,
+            memory_size=256, timeout=Duration.seconds(30), tracing=lambda_.Tracing.ACTIVE,
+            description="Starts one pipeline run per window of ingested files",
+            environment={settings.PIPELINE_STATE_MACHINE_ENV: machine.state_machine_arn,
+                         "POWERTOOLS_SERVICE_NAME": "cdp-pipeline-starter"},
+        )
+        self.function.add_event_source(sources.SqsEventSource(
+            self.queue, batch_size=1000, max_batching_window=Duration.seconds(settings.PIPELINE_DEBOUNCE_SECONDS),
+            report_batch_item_failures=True))
+        machine.grant_start_execution(self.function)
+        self.dead_letters = dead_letters

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -478,3 +478,32 @@ def test_a_second_pipeline_run_started_while_one_is_running_steps_aside(cloud, s
 
     assert output["guard"] == {"running": 2} and "steps" not in output  # it ended at AnotherRunInProgress
     assert aws.store().read("pipeline_runs").num_rows == 0  # no step ran: the tables are the first run's
+
+
+def test_files_ingested_within_a_window_start_one_pipeline_run(cloud, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    import importlib
+
+    from cdp import settings
+
+    client = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    machine = client.create_state_machine(
+        name=f"pipeline-{tmp_path.name[-12:]}", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    monkeypatch.setenv(settings.PIPELINE_STATE_MACHINE_ENV, machine)
+    starter = importlib.import_module("functions.pipeline_starter.handler")
+
+    class TenPastTen(datetime):  # both batches arrive within the same five minutes
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 25, 10, 7, 42, tzinfo=UTC)
+
+    monkeypatch.setattr(starter, "datetime", TenPastTen)
+    ingested = {"Records": [{"messageId": str(i), "body": json.dumps({"detail-type": "File Ingested"})}
+                            for i in range(3)]}
+
+    assert starter.handler(ingested, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert starter.handler(ingested, FakeLambdaContext()) == {"batchItemFailures": []}  # same window, redelivered
+
+    (execution,) = client.list_executions(stateMachineArn=machine)["executions"]
+    assert execution["name"] == "after-ingestion-20261125T100500"

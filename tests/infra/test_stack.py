@@ -57,8 +57,9 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(s
                            for q in queues.values() if "RedrivePolicy" in q["Properties"]}
     config = load_config(example_config_path())
     integrations = [s for s in config.sources.values() if s.events]
-    # The landing queue, one per channel and one per source fed by integration events: each with its own DLQ.
-    assert len(dead_letter_targets) == 1 + len(config.channels) + len(integrations)
+    # The landing queue, one per channel, one per source fed by integration events and the pipeline starter's:
+    # each with its own DLQ.
+    assert len(dead_letter_targets) == 1 + len(config.channels) + len(integrations) + 1
     assert len(queues) == 2 * len(dead_letter_targets)
 
 
@@ -180,6 +181,19 @@ def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> Non
         task = definition["States"][name]
         assert any("CommitFailedException" in r["ErrorEquals"] for r in task["Retry"])
         assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_ingested_files_start_one_pipeline_run_per_window(synthesized) -> None:
+    from cdp.events import ingestion_rule_pattern
+
+    rules = [r["Properties"] for r in resources(synthesized, "AWS::Events::Rule").values()
+             if r["Properties"].get("EventPattern") == ingestion_rule_pattern()]
+    assert len(rules) == 1
+    starter = [k for k, f in resources(synthesized, "AWS::Lambda::Function").items()
+               if settings.PIPELINE_STATE_MACHINE_ENV in f["Properties"].get("Environment", {}).get("Variables", {})]
+    (mapping,) = [m["Properties"] for m in resources(synthesized, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["FunctionName"]["Ref"] == starter[0]]
+    assert mapping["MaximumBatchingWindowInSeconds"] == settings.PIPELINE_DEBOUNCE_SECONDS
 
 
 def test_training_has_its_own_scheduled_machine_that_catches_and_alarms(synthesized) -> None:

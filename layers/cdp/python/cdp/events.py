@@ -40,6 +40,11 @@ def integration_rule_pattern(detail_types: tuple[str, ...] | list[str]) -> dict[
     return {"source": [{"anything-but": [EVENT_SOURCE]}], "detail-type": list(detail_types)}
 
 
+def ingestion_rule_pattern() -> dict[str, Any]:
+    """Files the platform ingested (not those it rejected): what starts a pipeline run after ingestion."""
+    return {"source": [EVENT_SOURCE], "detail-type": [FILE_INGESTED], "detail": {"status": ["ingested"]}}
+
+
 def event_time(moment: datetime) -> str:
     """An event's time as EventBridge writes it: ISO 8601 in UTC with a Z."""
     return moment.isoformat().replace("+00:00", "Z")

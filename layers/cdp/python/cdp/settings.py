@@ -14,6 +14,9 @@ DATABASE_ENV = "CDP_DATABASE"  # the Glue database
 EVENT_BUS_ENV = "CDP_EVENT_BUS"
 DATA_BUCKET_ENV = "CDP_DATA_BUCKET"
 LARGE_FILE_STATE_MACHINE_ENV = "CDP_LARGE_FILE_STATE_MACHINE"
+PIPELINE_STATE_MACHINE_ENV = "CDP_PIPELINE_STATE_MACHINE"  # what the pipeline starter starts after ingestion
+# Files ingested within this many seconds start one pipeline run (SQS batching windows go up to 300 s).
+PIPELINE_DEBOUNCE_SECONDS = 300
 SPLIT_BYTES_ENV = "CDP_SPLIT_BYTES"  # landed files from this size on are ingested in parts
 CHANNEL_ENV = "CDP_CHANNEL"  # a channel sender's channel
 SOURCE_ENV = "CDP_SOURCE"  # an integration batcher's source
