@@ -56,7 +56,8 @@ class CdpStack(Stack):
                 **environment, settings.LARGE_FILE_STATE_MACHINE_ENV: large_files.state_machine.state_machine_arn})
         large_files.state_machine.grant_start_execution(ingest.function)
         pipeline = Pipeline(self, "Pipeline", key=storage.messaging_key, environment=environment, schedule=schedule,
-                            code=image("functions.pipeline.handler.handler"))
+                            code=image("functions.pipeline.handler.handler"),
+                            failure_code=image("functions.pipeline.handler.failed"))
         training = Training(self, "Training", key=storage.messaging_key, environment=environment,
                             schedule=training_schedule, code=image("functions.training.handler.handler"))
         cdp_layer = lambda_.LayerVersion(
@@ -84,10 +85,11 @@ class CdpStack(Stack):
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
-        for function in (ingest.function, pipeline.function, training.function, *large_files.functions):
+        for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,
+                         *large_files.functions):
             storage.data.grant_read_write(function)
             catalog.grant_read_write(function)
-            if function is not training.function:  # training publishes nothing
+            if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
                       alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm, large_files.failed_alarm,

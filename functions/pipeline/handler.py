@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp.adapters import lambda_env
-from cdp.pipeline.runner import run_step
+from cdp.pipeline.runner import record_failure, run_step
 from cdp.pipeline.steps import STEP_NAMES, StepContext
 
 logger = Logger()
@@ -47,3 +47,24 @@ def handler(event: StepRequest, context: LambdaContext) -> dict[str, Any]:
     logger.info("step completed", extra={"summary": summary})
     metrics.add_metric(f"Step{step.capitalize()}Completed", MetricUnit.Count, 1)
     return {"step": step, "run_id": run_id, "summary": summary}
+
+
+class FailureRequest(BaseModel):
+    """What the machine's catch sends: the failed step, the execution name as run id, and the error."""
+
+    step: str
+    run_id: str
+    error: dict[str, Any] = {}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=FailureRequest)
+def failed(event: FailureRequest, context: LambdaContext) -> dict[str, Any]:
+    # The error's name only: a message may quote data.
+    error = str(event.error.get("Error", "unknown error"))
+    record_failure(lambda_env.store(), event.run_id, event.step, error)
+    logger.error("step failed", extra={"step": event.step, "run_id": event.run_id, "error": error})
+    metrics.add_metric("StepFailed", MetricUnit.Count, 1)
+    return {"step": event.step, "run_id": event.run_id, "error": error}

@@ -46,15 +46,29 @@ def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definit
 
 
 class Pipeline(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.DockerImageCode, key: kms.IKey,
-                 environment: dict[str, str], schedule: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.DockerImageCode,
+                 failure_code: lambda_.DockerImageCode, key: kms.IKey, environment: dict[str, str],
+                 schedule: str) -> None:
         super().__init__(scope, construct_id)
         self.function = lambda_.DockerImageFunction(
             self, "Function", code=code, memory_size=3008, timeout=Duration.minutes(15),
             tracing=lambda_.Tracing.ACTIVE, environment=environment,
             description="Runs one pipeline step (resolve, merge, features, score, segments, activate, publish)",
         )
-        failed = sfn.Fail(self, "Failed", cause="A pipeline step failed after its retries")
+        self.failure_function = lambda_.DockerImageFunction(
+            self, "FailureFunction", code=failure_code, memory_size=1024, timeout=Duration.minutes(2),
+            tracing=lambda_.Tracing.ACTIVE, environment=environment,
+            description="Records a pipeline step that failed for good in pipeline_runs",
+        )
+        # A step failed after its retries: the failure goes in pipeline_runs (step, error), then the run fails.
+        failed = tasks.LambdaInvoke(
+            self, "RecordFailure", lambda_function=self.failure_function, result_path="$.recorded",
+            payload=sfn.TaskInput.from_object({
+                "step": sfn.JsonPath.string_at("$.failed_step"),
+                "run_id": sfn.JsonPath.string_at("$$.Execution.Name"),
+                "error": sfn.JsonPath.object_at("$.error"),
+            }),
+        ).next(sfn.Fail(self, "Failed", cause="A pipeline step failed after its retries"))
         # One run at a time: a run started while another is running (a schedule and an ingestion, say) ends at
         # once, visibly, and leaves the tables to the first.
         name = f"{Stack.of(self).stack_name}-pipeline"
@@ -82,7 +96,9 @@ class Pipeline(Construct):
             # Iceberg's optimistic commits can collide with an ingest; the step is idempotent, so retry it.
             task.add_retry(errors=["CommitFailedException"], interval=Duration.seconds(20), max_attempts=4,
                            backoff_rate=2)
-            task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+            which = sfn.Pass(self, f"{step.name} failed", result=sfn.Result.from_string(step.name),
+                             result_path="$.failed_step").next(failed)
+            task.add_catch(which, errors=["States.ALL"], result_path="$.error")
             steps_start = steps_start or task
             chain = task if chain is None else chain.next(task)
         definition = running.next(sfn.Choice(self, "Alone?")

@@ -507,3 +507,26 @@ def test_files_ingested_within_a_window_start_one_pipeline_run(cloud, monkeypatc
 
     (execution,) = client.list_executions(stateMachineArn=machine)["executions"]
     assert execution["name"] == "after-ingestion-20261125T100500"
+
+
+def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_landing: Path, synthesized,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import functions.pipeline.handler as pipeline
+
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    real_run_step = pipeline.run_step
+
+    def features_break(name, store, ctx):
+        if name == "features":
+            raise ValueError("a message that may quote data: Jean Dupont")
+        return real_run_step(name, store, ctx)
+
+    monkeypatch.setattr(pipeline, "run_step", features_break)
+    with pytest.raises(asl.StatesError) as failed:
+        run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-broken")
+
+    assert failed.value.cause == "A pipeline step failed after its retries"
+    runs = aws.store().read("pipeline_runs").to_pylist()
+    assert [(r["step"], r["error"]) for r in runs if r["status"] == "failed"] == [("features", "ValueError")]
+    assert {r["step"] for r in runs if r["status"] == "succeeded"} == {"resolve", "merge"}

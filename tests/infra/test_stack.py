@@ -81,7 +81,8 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     assert commands == ["functions.ingest.handler.handler", "functions.large_file.handler.commit",
                         "functions.large_file.handler.fail", "functions.large_file.handler.plan",
                         "functions.large_file.handler.stage",
-                        "functions.pipeline.handler.handler", "functions.training.handler.handler"]
+                        "functions.pipeline.handler.failed", "functions.pipeline.handler.handler",
+                        "functions.training.handler.handler"]
     assert len({json.dumps(f["Properties"]["Code"]) for f in images.values()}) == 1
     for function in images.values():
         environment = function["Properties"]["Environment"]["Variables"]
@@ -181,6 +182,7 @@ def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> Non
         task = definition["States"][name]
         assert any("CommitFailedException" in r["ErrorEquals"] for r in task["Retry"])
         assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+        assert definition["States"][task["Catch"][0]["Next"]]["Next"] == "RecordFailure"
 
 
 def test_ingested_files_start_one_pipeline_run_per_window(synthesized) -> None:

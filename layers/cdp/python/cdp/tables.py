@@ -468,9 +468,14 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("rows_read", pa.int64(), nullable=False),
                     pa.field("incremental", pa.bool_(), nullable=False),
                     pa.field("completed_at", TIMESTAMP, nullable=False),
+                    # A failed step has one row, table_name '' and its error's name; its next run resumes where the
+                    # last successful one left off.
+                    pa.field("status", pa.string()),
+                    pa.field("error", pa.string()),
                 ]
             ),
-            "Per run and step, the snapshot of each input table the step consumed: where its next run resumes.",
+            "Per run and step, the snapshot of each input table the step consumed: where its next run resumes; and "
+            "the steps that failed, with their error.",
             key=("run_id", "step", "table_name"),
         ),
     ]

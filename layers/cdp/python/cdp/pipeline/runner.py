@@ -29,8 +29,9 @@ def new_run_id(now: datetime | None = None) -> str:
 def last_consumed(store: TableStore, step: str, table: str) -> int | None:
     """The snapshot of ``table`` that ``step`` consumed in its last successful run, if it ever ran."""
     runs = store.read("pipeline_runs", f"step == {literal(step)} and table_name == {literal(table)}",
-                      ("snapshot_id", "completed_at"))
-    runs = runs.filter(pc.is_valid(runs["snapshot_id"]))
+                      ("snapshot_id", "completed_at", "status"))
+    succeeded = pc.or_kleene(pc.is_null(runs["status"]), pc.equal(runs["status"], "succeeded"))
+    runs = runs.filter(pc.and_(pc.is_valid(runs["snapshot_id"]), succeeded))
     if runs.num_rows == 0:
         return None
     latest = pc.index(runs["completed_at"], pc.max(runs["completed_at"])).as_py()
@@ -84,6 +85,15 @@ def run_step(name: str, store: TableStore, ctx: StepContext) -> dict[str, Any]:
         _write(store, write, output.writes[write.table])
     # Recorded last: a step that failed before this line consumed nothing, and its retry reads the same rows.
     completed_at = datetime.now(UTC)
-    store.append("pipeline_runs", pa.Table.from_pylist([row | {"completed_at": completed_at} for row in consumed],
-                                                       schema=TABLES["pipeline_runs"].schema))
+    store.append("pipeline_runs", pa.Table.from_pylist(
+        [row | {"completed_at": completed_at, "status": "succeeded"} for row in consumed],
+        schema=TABLES["pipeline_runs"].schema))
     return output.summary
+
+
+def record_failure(store: TableStore, run_id: str, step: str, error: str, now: datetime | None = None) -> None:
+    """A step that failed for good (after its retries): one row, so that a run's fate is in the tables too."""
+    store.append("pipeline_runs", pa.Table.from_pylist([{
+        "run_id": run_id, "step": step, "table_name": "", "snapshot_id": None, "rows_read": 0, "incremental": False,
+        "completed_at": now or datetime.now(UTC), "status": "failed", "error": error,
+    }], schema=TABLES["pipeline_runs"].schema))
