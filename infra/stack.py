@@ -75,12 +75,12 @@ class CdpStack(Stack):
             sender_code=lambda_.Code.from_asset(str(ROOT / "functions" / "channel_sender"),
                                                 exclude=["**/__pycache__"]),
         )
-        StartAfterIngestion(
+        starter = StartAfterIngestion(
             self, "StartAfterIngestion", bus=activation.bus, key=storage.messaging_key, machine=pipeline.state_machine,
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "pipeline_starter"), exclude=["**/__pycache__"]),
         )
-        Integrations(
+        integrations = Integrations(
             self, "Integrations", config=config, bus=activation.bus, key=storage.messaging_key, data=storage.data,
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
@@ -93,6 +93,7 @@ class CdpStack(Stack):
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
                       alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm, large_files.failed_alarm,
+                              starter.dead_letter_alarm, *integrations.dead_letter_alarms,
                               *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()
 

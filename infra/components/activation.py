@@ -18,7 +18,7 @@ from constructs import Construct
 from cdp import settings
 from cdp.config import Config
 from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name, channel_rule_pattern
-from infra.components.ingest import encrypted_queue
+from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
 # The light functions' runtime; the light layer is built for the same Python (infra/packaging.py).
 LIGHT_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -90,9 +90,6 @@ class Activation(Construct):
             # Reading its own delivery marks (HEAD) is how a sender drops an event it already delivered.
             data.grant_read(sender, f"{settings.delivered_marks_prefix(channel)}*")
             self.queues[channel] = queue
-            self.dead_letter_alarms.append(cloudwatch.Alarm(
-                self, f"{channel}DeadLettersAlarm", threshold=1, evaluation_periods=1,
-                metric=dead_letters.metric_approximate_number_of_messages_visible(),
-                alarm_description=f"Activation events for {channel} that could not be delivered",
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            ))
+            self.dead_letter_alarms.append(dead_letter_alarm(
+                self, f"{channel}DeadLettersAlarm", dead_letters,
+                f"Activation events for {channel} that could not be delivered"))

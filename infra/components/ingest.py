@@ -22,6 +22,15 @@ def encrypted_queue(scope: Construct, construct_id: str, key: kms.IKey, **option
                      enforce_ssl=True, **options)
 
 
+def dead_letter_alarm(scope: Construct, construct_id: str, queue: sqs.IQueue, description: str) -> cloudwatch.Alarm:
+    """An alarm as soon as one message lands in a dead-letter queue: something failed for good."""
+    return cloudwatch.Alarm(
+        scope, construct_id, metric=queue.metric_approximate_number_of_messages_visible(), threshold=1,
+        evaluation_periods=1, alarm_description=description,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    )
+
+
 class Ingest(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, data: s3.Bucket, key: kms.IKey,
                  code: lambda_.DockerImageCode, environment: dict[str, str]) -> None:
@@ -46,8 +55,5 @@ class Ingest(Construct):
         self.function.add_event_source(sources.SqsEventSource(
             self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=2))
         data.grant_read_write(self.function)
-        self.dead_letter_alarm = cloudwatch.Alarm(
-            self, "DeadLettersAlarm", metric=self.dead_letters.metric_approximate_number_of_messages_visible(),
-            threshold=1, evaluation_periods=1, alarm_description="Landed files that failed ingestion 5 times",
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        )
+        self.dead_letter_alarm = dead_letter_alarm(self, "DeadLettersAlarm", self.dead_letters,
+                                                   "Landed files that failed ingestion 5 times")

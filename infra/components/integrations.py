@@ -15,7 +15,7 @@ from cdp import settings
 from cdp.config import Config
 from cdp.events import integration_rule_name, integration_rule_pattern
 from infra.components.activation import LIGHT_RUNTIME, event_pattern
-from infra.components.ingest import encrypted_queue
+from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
 
 class Integrations(Construct):
@@ -23,6 +23,7 @@ class Integrations(Construct):
                  data: s3.Bucket, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> None:
         super().__init__(scope, construct_id)
         self.queues = {}
+        self.dead_letter_alarms = []
         for source, spec in config.sources.items():
             if not spec.events:
                 continue
@@ -46,3 +47,6 @@ class Integrations(Construct):
                 queue, batch_size=1000, max_batching_window=Duration.seconds(60), report_batch_item_failures=True))
             data.grant_put(batcher, f"{settings.LANDING_PREFIX}{source}/events/*")
             self.queues[source] = queue
+            self.dead_letter_alarms.append(dead_letter_alarm(
+                self, f"{source}DeadLettersAlarm", dead_letters,
+                f"{source} integration events that could not be landed as files"))

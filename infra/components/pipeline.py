@@ -19,7 +19,7 @@ from cdp import settings
 from cdp.events import ingestion_rule_pattern
 from cdp.pipeline.steps import STEPS
 from infra.components.activation import LIGHT_RUNTIME, event_pattern
-from infra.components.ingest import encrypted_queue
+from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
 
 def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definition: sfn.IChainable,
@@ -160,4 +160,5 @@ class StartAfterIngestion(Construct):
             self.queue, batch_size=1000, max_batching_window=Duration.seconds(settings.PIPELINE_DEBOUNCE_SECONDS),
             report_batch_item_failures=True))
         machine.grant_start_execution(self.function)
-        self.dead_letters = dead_letters
+        self.dead_letter_alarm = dead_letter_alarm(self, "DeadLettersAlarm", dead_letters,
+                                                   "Ingested files whose pipeline run could not be started")

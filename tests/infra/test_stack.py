@@ -185,6 +185,20 @@ def test_state_machine_runs_the_local_runners_steps_in_order(synthesized) -> Non
         assert definition["States"][task["Catch"][0]["Next"]]["Next"] == "RecordFailure"
 
 
+def test_every_dead_letter_queue_has_an_alarm_that_reaches_the_alarm_topic(synthesized) -> None:
+    queues = resources(synthesized, "AWS::SQS::Queue")
+    dead_letter_queues = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                          for q in queues.values() if "RedrivePolicy" in q["Properties"]}
+    # EventBridge targets' own DLQs (delivery to a queue failed) are the same queues as the consumers'.
+    alarms = resources(synthesized, "AWS::CloudWatch::Alarm").values()
+    watched = {d["Value"]["Fn::GetAtt"][0] for a in alarms for d in a["Properties"].get("Dimensions", [])
+               if d["Name"] == "QueueName"}
+    assert dead_letter_queues and dead_letter_queues <= watched, dead_letter_queues - watched
+    (topic,) = resources(synthesized, "AWS::SNS::Topic")
+    dead_letter_alarms = [a for a in alarms if any(d["Name"] == "QueueName" for d in a["Properties"]["Dimensions"])]
+    assert all({"Ref": topic} in a["Properties"]["AlarmActions"] for a in dead_letter_alarms)
+
+
 def test_ingested_files_start_one_pipeline_run_per_window(synthesized) -> None:
     from cdp.events import ingestion_rule_pattern
 
