@@ -92,7 +92,7 @@ class CdpStack(Stack):
             if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
-                      alarms=[ingest.dead_letter_alarm, pipeline.failed_alarm, training.failed_alarm, large_files.failed_alarm,
+                      alarms=[ingest.dead_letter_alarm, *pipeline.alarms, *training.alarms, *large_files.alarms,
                               starter.dead_letter_alarm, *integrations.dead_letter_alarms,
                               *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()

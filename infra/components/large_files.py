@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_cdk import Duration, RemovalPolicy, Size
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from infra.components.pipeline import execution_alarms
 
 MAX_PARALLEL_PARTS = 8
 
@@ -66,8 +67,5 @@ class LargeFiles(Construct):
                                                           removal_policy=RemovalPolicy.DESTROY),
                                 level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        self.failed_alarm = cloudwatch.Alarm(
-            self, "FailedAlarm", metric=self.state_machine.metric_failed(period=Duration.minutes(5)), threshold=1,
-            evaluation_periods=1, alarm_description="A large file could not be ingested (see its files row)",
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        )
+        self.alarms = execution_alarms(self, self.state_machine,
+                                       "A large file could not be ingested (see its files row)")

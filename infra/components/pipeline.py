@@ -24,9 +24,9 @@ from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
 def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definition: sfn.IChainable,
                        key: kms.IKey, timeout: Duration, schedule: str, failure: str, name: str | None = None
-                       ) -> tuple[sfn.StateMachine, cloudwatch.Alarm]:
+                       ) -> tuple[sfn.StateMachine, list[cloudwatch.Alarm]]:
     """A state machine invoking ``function``, logged (without execution data: summaries must stay out of logs) and
-    traced, started on ``schedule``, with an alarm on any failed execution."""
+    traced, started on ``schedule``, with alarms on failed, timed-out and aborted executions."""
     log_group = logs.LogGroup(scope, "Logs", encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
                               removal_policy=RemovalPolicy.DESTROY)
     machine = sfn.StateMachine(
@@ -37,12 +37,18 @@ def _scheduled_machine(scope: Construct, *, function: lambda_.IFunction, definit
     function.grant_invoke(machine)
     events.Rule(scope, "Schedule", schedule=events.Schedule.expression(schedule),
                 targets=[targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_object({}))])
-    alarm = cloudwatch.Alarm(
-        scope, "FailedAlarm", metric=machine.metric_failed(period=Duration.minutes(5)), threshold=1,
-        evaluation_periods=1, alarm_description=failure,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    )
-    return machine, alarm
+    return machine, execution_alarms(scope, machine, failure)
+
+
+def execution_alarms(scope: Construct, machine: sfn.StateMachine, failure: str) -> list[cloudwatch.Alarm]:
+    """Alarms on any execution that failed, timed out or was aborted (the first is the machine's own failure)."""
+    metrics = (("Failed", machine.metric_failed(period=Duration.minutes(5)), failure),
+               ("TimedOut", machine.metric_timed_out(period=Duration.minutes(5)), f"{failure}: timed out"),
+               ("Aborted", machine.metric_aborted(period=Duration.minutes(5)), f"{failure}: aborted"))
+    return [cloudwatch.Alarm(scope, f"{name}Alarm", metric=metric, threshold=1, evaluation_periods=1,
+                             alarm_description=description,
+                             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+            for name, metric, description in metrics]
 
 
 class Pipeline(Construct):
@@ -104,7 +110,7 @@ class Pipeline(Construct):
         definition = running.next(sfn.Choice(self, "Alone?")
                                   .when(sfn.Condition.number_greater_than("$.guard.running", 1), refused)
                                   .otherwise(steps_start))
-        self.state_machine, self.failed_alarm = _scheduled_machine(
+        self.state_machine, self.alarms = _scheduled_machine(
             self, function=self.function, definition=definition, key=key, timeout=Duration.hours(3),
             schedule=schedule, failure="A pipeline run failed", name=name)
 
@@ -130,7 +136,7 @@ class Training(Construct):
         train.add_retry(errors=["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
                         interval=Duration.seconds(30), max_attempts=3, backoff_rate=2)
         train.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        self.state_machine, self.failed_alarm = _scheduled_machine(
+        self.state_machine, self.alarms = _scheduled_machine(
             self, function=self.function, definition=train, key=key, timeout=Duration.hours(1), schedule=schedule,
             failure="A training run failed: the pipeline keeps the last models")
 

@@ -199,6 +199,17 @@ def test_every_dead_letter_queue_has_an_alarm_that_reaches_the_alarm_topic(synth
     assert all({"Ref": topic} in a["Properties"]["AlarmActions"] for a in dead_letter_alarms)
 
 
+def test_every_state_machine_alarms_on_failed_timed_out_and_aborted_executions(synthesized) -> None:
+    machines = set(resources(synthesized, "AWS::StepFunctions::StateMachine"))
+    watched: dict[str, set[str]] = {}
+    for alarm in resources(synthesized, "AWS::CloudWatch::Alarm").values():
+        for dimension in alarm["Properties"].get("Dimensions", []):
+            if dimension["Name"] == "StateMachineArn":
+                watched.setdefault(dimension["Value"]["Ref"], set()).add(alarm["Properties"]["MetricName"])
+    assert set(watched) == machines
+    assert all(names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} for names in watched.values())
+
+
 def test_ingested_files_start_one_pipeline_run_per_window(synthesized) -> None:
     from cdp.events import ingestion_rule_pattern
 
