@@ -19,7 +19,7 @@ from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
 from infra.components.integrations import Integrations
 from infra.components.large_files import LargeFiles
-from infra.components.observability import Observability
+from infra.components.observability import Observability, function_alarms
 from infra.components.pipeline import Pipeline, StartAfterIngestion, Training
 from infra.components.storage import Storage
 
@@ -92,7 +92,7 @@ class CdpStack(Stack):
             if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
-                      alarms=[ingest.dead_letter_alarm, *pipeline.alarms, *training.alarms, *large_files.alarms,
+                      alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self), *pipeline.alarms, *training.alarms, *large_files.alarms,
                               starter.dead_letter_alarm, *integrations.dead_letter_alarms,
                               *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()

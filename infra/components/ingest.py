@@ -57,3 +57,9 @@ class Ingest(Construct):
         data.grant_read_write(self.function)
         self.dead_letter_alarm = dead_letter_alarm(self, "DeadLettersAlarm", self.dead_letters,
                                                    "Landed files that failed ingestion 5 times")
+        # Files waiting longer than an hour: ingestion is stuck or far behind.
+        self.backlog_alarm = cloudwatch.Alarm(
+            self, "BacklogAlarm", metric=self.queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5)), threshold=3600, evaluation_periods=1,
+            alarm_description="The oldest landed file has waited for ingestion for an hour",
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)

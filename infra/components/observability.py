@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+
+def function_alarms(scope: Construct) -> list[cloudwatch.Alarm]:
+    """For every function of the platform under ``scope`` (not CDK's own helpers): an alarm on errors and one on
+    throttles, so a failing or starved function is known before its queue's DLQ fills."""
+    alarms = []
+    for construct in scope.node.find_all():
+        if not isinstance(construct, lambda_.Function) or construct.node.path.split("/")[1].startswith(
+                ("BucketNotificationsHandler", "AWS", "LogRetention", "Custom")):
+            continue
+        name = construct.node.path.split("/", 1)[1].replace("/", "")
+        for kind, metric in (("Errors", construct.metric_errors(period=Duration.minutes(5))),
+                             ("Throttles", construct.metric_throttles(period=Duration.minutes(5)))):
+            alarms.append(cloudwatch.Alarm(
+                construct, f"{kind}Alarm", metric=metric, threshold=1, evaluation_periods=1,
+                alarm_description=f"{name}: {kind.lower()}",
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD))
+    return alarms
 
 
 class Observability(Construct):

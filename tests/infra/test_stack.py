@@ -310,3 +310,17 @@ def test_the_pinned_cdk_cli_reads_the_assembly(synthesized) -> None:
                             timeout=120, env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"})
     assert listed.returncode == 0, listed.stderr
     assert "cdp-platform" in listed.stdout
+
+
+def test_every_function_alarms_on_errors_and_throttles_and_the_landing_backlog_is_watched(synthesized) -> None:
+    functions = {k for k, f in resources(synthesized, "AWS::Lambda::Function").items()  # the platform's own
+                 if not f["Properties"].get("Description", "").startswith("AWS CloudFormation handler")}
+    watched: dict[str, set[str]] = {}
+    alarms = list(resources(synthesized, "AWS::CloudWatch::Alarm").values())
+    for alarm in alarms:
+        for dimension in alarm["Properties"].get("Dimensions", []):
+            if dimension["Name"] == "FunctionName":
+                watched.setdefault(dimension["Value"]["Ref"], set()).add(alarm["Properties"]["MetricName"])
+    assert functions and set(watched) == functions
+    assert all(names == {"Errors", "Throttles"} for names in watched.values())
+    assert any(a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage" for a in alarms)
