@@ -157,12 +157,13 @@ def begin_file(
     if spec is None:
         raise KeyError(f"{uri}: unknown source {source!r}; declared sources: {', '.join(config.sources)}")
     file_id = file_id_for(source, fingerprint)
-    # A failed attempt (its files row says 'failed') is tried again: its row goes, the others stay final.
-    store.delete("files", f"file_id == {literal(file_id)} and status == 'failed'")
-    previous = store.read("files", f"file_id == {literal(file_id)}")
-    if previous.num_rows:
-        row = previous.to_pylist()[0]
-        return spec, file_id, FileOutcome(file_id, source, uri, "skipped", f"already {row['status']} as {row['uri']}")
+    previous = store.read("files", f"file_id == {literal(file_id)}").to_pylist()
+    final = [row for row in previous if row["status"] != "failed"]
+    if final:
+        return spec, file_id, FileOutcome(file_id, source, uri, "skipped",
+                                          f"already {final[0]['status']} as {final[0]['uri']}")
+    if previous:  # a failed attempt is tried again: its row goes (the other statuses are final)
+        store.delete("files", f"file_id == {literal(file_id)} and status == 'failed'")
     # Leftovers of an interrupted attempt carry this file_id but no files row: remove them before writing.
     for table in (spec.table, "quarantine"):
         store.delete(table, f"file_id == {literal(file_id)}")
