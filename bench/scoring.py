@@ -122,10 +122,8 @@ def _train(folder: str, queue: multiprocessing.Queue) -> None:
     from cdp.scoring.models import train_scoring
 
     config, tables = _config(), _read(folder)
-    intent = config.scoring.intent
-    purchases = purchase_days(config, tables["profiles"], tables["identities"], tables["orders"])
-    web = web_days(config, tables["profiles"], tables["identities"], tables["events"], intent.weights,
-                   intent.risk_pages)
+    purchases = purchase_days(config, tables["profiles"], tables["identities"], tables["orders"], END)
+    web = web_days(config, tables["profiles"], tables["identities"], tables["events"], END)
     artefact = train_scoring(purchases, web, END, config.scoring)
     (Path(folder) / "model.json").write_text(json.dumps(artefact))
     queue.put(artefact["validation"]["chosen"])
@@ -149,10 +147,8 @@ def _cdp(folder: str, queue: multiprocessing.Queue) -> None:
                                 END, "bench", tables["order_lines"])
     timings["features"] = time.perf_counter() - started
     started = time.perf_counter()
-    intent = config.scoring.intent
-    purchases = purchase_days(config, tables["profiles"], tables["identities"], tables["orders"])
-    web = web_days(config, tables["profiles"], tables["identities"], tables["events"], intent.weights,
-                   intent.risk_pages)
+    purchases = purchase_days(config, tables["profiles"], tables["identities"], tables["orders"], END)
+    web = web_days(config, tables["profiles"], tables["identities"], tables["events"], END)
     scored = score_profiles(tables["profiles"].to_pandas(), purchases, web, END, artefact, config.scoring, "bench",
                             datetime.now(UTC), "bench")
     scores = pa.Table.from_pandas(scored.reindex(columns=TABLES["scores"].schema.names),

@@ -8,9 +8,17 @@ import duckdb
 import pyarrow as pa
 
 from cdp import sql
-from cdp.config import Config
+from cdp.config import Config, IntentSpec
 from cdp.features.attribution import owner_sql
 from cdp.tables import TABLES
+
+
+def intent_sql(intent: IntentSpec, alias: str = "e") -> tuple[str, str]:
+    """SQL over an event row (``alias``): its intent weight by type, and whether it visits a risk page."""
+    cases = " ".join(f"WHEN {sql.literal(kind)} THEN {float(value)}" for kind, value in intent.weights.items())
+    weight = f"CASE {alias}.event_type {cases} ELSE 0 END" if intent.weights else "0"
+    risky = " OR ".join(f"contains(coalesce({alias}.url, ''), {sql.literal(page)})" for page in intent.risk_pages)
+    return weight, risky or "false"
 
 
 def fact_views(config: Config, profiles: pa.Table, identities: pa.Table, orders: pa.Table, events: pa.Table,
@@ -69,10 +77,7 @@ def compute_features(
     ``weights``; risk pages are matched by URL fragment."""
 
     intent = config.scoring.intent
-    weight = " ".join(f"WHEN {sql.literal(kind)} THEN {float(value)}" for kind, value in intent.weights.items())
-    weight = f"CASE e.event_type {weight} ELSE 0 END" if intent.weights else "0"
-    risky = " OR ".join(f"contains(coalesce(e.url, ''), {sql.literal(page)})" for page in intent.risk_pages) \
-        or "false"
+    weight, risky = intent_sql(intent)
     age = "e.age_days"
     recent = f"{age} < {int(intent.window_days)}"
     con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines, stores, postcodes)

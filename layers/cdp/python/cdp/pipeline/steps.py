@@ -222,9 +222,8 @@ def scoring_model(purchases: pd.DataFrame, web: pd.DataFrame, latest: tuple[str,
 
 def score(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     spec = ctx.config.scoring
-    purchases = purchase_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"])
-    web = web_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["events"], spec.intent.weights,
-                   spec.intent.risk_pages)
+    purchases = purchase_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"], ctx.as_of)
+    web = web_days(ctx.config, inputs["profiles"], inputs["identities"], inputs["events"], ctx.as_of)
     version, artefact, trained, why = scoring_model(purchases, web, ctx.models.latest(SCORING_MODEL), ctx)
     scored = score_profiles(inputs["profiles"].to_pandas(), purchases, web, ctx.as_of, artefact, spec, version,
                             ctx.now, ctx.run_id)

@@ -59,9 +59,8 @@ def _train_scoring(store: TableStore, config: Config, models: ModelStore, as_of:
     if profiles.num_rows == 0:
         return Trained(SCORING_MODEL, "", 0, skipped="no profiles yet: run the pipeline once (cdp run)")
     spec = config.scoring
-    purchases = purchase_days(config, profiles, identities, current_versions(store.read("orders")))
-    web = web_days(config, profiles, identities, current_versions(store.read("events")), spec.intent.weights,
-                   spec.intent.risk_pages)
+    purchases = purchase_days(config, profiles, identities, current_versions(store.read("orders")), as_of)
+    web = web_days(config, profiles, identities, current_versions(store.read("events")), as_of)
     try:
         artefact = train_scoring(purchases, web, as_of, spec)
     except ValueError as exc:

@@ -13,50 +13,32 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdp import sql
 from cdp.config import Config
-from cdp.features.attribution import owner_sql
+from cdp.features.behaviour import fact_views, intent_sql
+from cdp.tables import TABLES
 
 
-def _links(config: Config, table: str) -> dict[str, dict[str, str]]:
-    return {name: dict(spec.links) for name, spec in config.sources.items() if spec.table == table}
-
-
-def _stitches(config: Config, table: str) -> dict[str, str]:
-    return {name: spec.target(spec.stitch_by) for name, spec in config.sources.items()
-            if spec.table == table and spec.stitch_by}
-
-
-def purchase_days(config: Config, profiles: pa.Table, identities: pa.Table, orders: pa.Table) -> pd.DataFrame:
-    """One row per profile and day with a purchase: profile_id, day, amount, orders, web_orders (web and app)."""
-    con = sql.connect()
-    for name, table in (("profiles", profiles), ("identities", identities), ("orders", orders)):
-        con.register(name, table)
-    return con.sql(f"""
-        WITH owner AS ({owner_sql('orders', _links(config, 'orders'), by_email=True)})
-        SELECT w.profile_id, o.order_date::DATE AS day, sum(o.amount) AS amount, count(*) AS orders,
-               count(*) FILTER (WHERE o.channel IN ('web', 'app')) AS web_orders
-        FROM orders o JOIN owner w USING (record_key)
-        GROUP BY ALL ORDER BY 1, 2
+def purchase_days(config: Config, profiles: pa.Table, identities: pa.Table, orders: pa.Table,
+                  as_of: date) -> pd.DataFrame:
+    """One row per profile and day with a purchase up to ``as_of``: profile_id, day, amount, orders, web_orders
+    (web and app)."""
+    con = fact_views(config, profiles, identities, orders, TABLES["events"].schema.empty_table(), as_of)
+    return con.sql("""
+        SELECT profile_id, order_date::DATE AS day, sum(amount) AS amount, count(*) AS orders,
+               count(*) FILTER (WHERE channel IN ('web', 'app')) AS web_orders
+        FROM owned_orders GROUP BY ALL ORDER BY 1, 2
     """).df()
 
 
-def web_days(config: Config, profiles: pa.Table, identities: pa.Table, events: pa.Table,
-             weights: dict[str, float], risk_pages: tuple[str, ...]) -> pd.DataFrame:
-    """One row per profile and day with web activity: events, intent (weighted events), risk page visits."""
-    con = sql.connect()
-    for name, table in (("profiles", profiles), ("identities", identities), ("events", events)):
-        con.register(name, table)
-    weight = " ".join(f"WHEN {sql.literal(kind)} THEN {float(value)}" for kind, value in weights.items())
-    weight = f"CASE e.event_type {weight} ELSE 0 END" if weights else "0"
-    risky = " OR ".join(f"contains(coalesce(e.url, ''), {sql.literal(page)})" for page in risk_pages) or "false"
-    owner = owner_sql('events', _links(config, 'events'), by_email=False, stitch_by=_stitches(config, 'events'))
+def web_days(config: Config, profiles: pa.Table, identities: pa.Table, events: pa.Table, as_of: date) -> pd.DataFrame:
+    """One row per profile and day with web activity up to ``as_of``: events, intent (weighted events), risk page
+    visits, as ``scoring.intent`` weighs them."""
+    con = fact_views(config, profiles, identities, TABLES["orders"].schema.empty_table(), events, as_of)
+    weight, risky = intent_sql(config.scoring.intent)
     return con.sql(f"""
-        WITH owner AS ({owner})
-        SELECT w.profile_id, e.ts::DATE AS day, count(*) AS events, sum({weight}) AS intent,
+        SELECT e.profile_id, e.ts::DATE AS day, count(*) AS events, sum({weight}) AS intent,
                count(*) FILTER (WHERE {risky}) AS risk_visits
-        FROM events e JOIN owner w USING (record_key)
-        GROUP BY ALL ORDER BY 1, 2
+        FROM owned_events e GROUP BY ALL ORDER BY 1, 2
     """).df()
 
 
