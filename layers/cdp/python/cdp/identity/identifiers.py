@@ -9,7 +9,7 @@ that cannot be one person's, see ``compatibility``); junk when it is on a blockl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,13 +63,20 @@ def first_name_in_email(email: str | None, known_first_names: set[str]) -> str |
     return None
 
 
-def implied_first_names(records: pd.DataFrame) -> pd.Series:
+def known_first_names(first_names: pd.Series | Iterable[object]) -> frozenset[str]:
+    """The first names a base carries, folded: those an email address can be read as spelling."""
+    distinct = first_names.dropna().unique() if isinstance(first_names, pd.Series) else first_names
+    return frozenset(fold(name) for name in distinct if isinstance(name, str))
+
+
+def implied_first_names(records: pd.DataFrame, known: Set[str] | None = None) -> pd.Series:
     """Each record's first name, or when it has none (or only an initial), the one its email address spells.
 
     An account often has no first name, but jeanne.martin@ says whose it is: without this, a partner's address on
     someone's loyalty card would join two people that nothing else tells apart.
     """
-    known = {fold(name) for name in records["first_name"].dropna().unique() if isinstance(name, str)}
+    if known is None:
+        known = known_first_names(records["first_name"])
     known = {name for name in known if " " not in name and len(name) > 2}
     first = records["first_name"]
     # An initial (P.) says less than the address (paula.davis@) when the two agree on the first letter.
@@ -88,12 +95,11 @@ def implied_first_names(records: pd.DataFrame) -> pd.Series:
 
 
 def borrowed_emails(records: pd.DataFrame, first_names: pd.Series, nicknames: Mapping[str, str],
-                    only: pd.Series | None = None) -> pd.Series:
+                    only: pd.Series | None = None, known: Set[str] | None = None) -> pd.Series:
     """True where a record's email spells another first name than the record's own: a partner's or a relative's
     address typed on this person's card. It is no identity of this record's person. ``only`` (a mask) limits the
     records looked at; the others are False."""
-    known = {fold(name) for name in first_names.dropna().unique() if isinstance(name, str)}
-    known = {name for name in known if " " not in name}
+    known = {name for name in (known_first_names(first_names) if known is None else known) if " " not in name}
 
     def borrowed(email: object, first: object) -> bool:
         spelled = first_name_in_email(email, known) if isinstance(first, str) else None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdp.config.identity import ComparisonSpec, ProbabilisticSpec
 from cdp.identity.compatibility import NICKNAMES, fold
@@ -31,26 +32,84 @@ COMPARED = ["first_name", "last_name", "full_name", "birth_date", "email", "phon
 MAX_TRAINING_RECORDS = 300_000
 
 
+def _folded(values: pa.ChunkedArray | pa.Array, form: Callable[[str], str | None]) -> pa.Array:
+    """``form`` of each value, computed once per distinct value (names and towns repeat across records)."""
+    distinct = pc.unique(values)
+    formed = pa.array([form(v) if isinstance(v, str) else None for v in distinct.to_pylist()], pa.string())
+    return pc.take(formed, pc.index_in(values, value_set=distinct))
+
+
+def compared_values(records: pa.Table, nicknames: Mapping[str, str] = NICKNAMES,
+                    columns: Iterable[str] = COMPARED) -> pa.Table:
+    """The record-borne columns Splink compares, keyed by ``unique_id``: folded names (a nickname as the name it
+    stands for: Manu as Emmanuel), the full name, dates as text, the postcode, street and town (only ``columns``).
+    Identifiers are not among them: only their personal values are compared (``model_frame``)."""
+    def first(value: str) -> str | None:
+        name = fold(value)
+        return nicknames.get(name, name) if name else None
+
+    def plain(value: str) -> str | None:
+        return fold(value) or None
+
+    def birth_dates() -> pa.Array:
+        births = records["birth_date"]
+        if pa.types.is_string(births.type) or pa.types.is_large_string(births.type):
+            births = pc.strptime(births, format="%Y-%m-%d", unit="s", error_is_null=True)
+        if not pa.types.is_date32(births.type):
+            births = pc.cast(pc.cast(births, pa.timestamp("s"), safe=False), pa.date32())
+        return pc.cast(births, pa.string())  # ISO: 1984-03-07
+
+    wanted = set(columns)
+    out: dict[str, Any] = {"unique_id": records["record_key"]}
+    if wanted & {"first_name", "full_name"}:
+        out["first_name"] = _folded(records["first_name"], first)
+    if wanted & {"last_name", "full_name"}:
+        out["last_name"] = _folded(records["last_name"], plain)
+    if "full_name" in wanted:  # null unless both are known
+        out["full_name"] = pc.binary_join_element_wise(out["first_name"], out["last_name"], " ")
+    if "birth_date" in wanted:
+        out["birth_date"] = birth_dates()
+    if "postcode" in wanted:
+        out["postcode"] = records["postcode"]
+    for column in ("street", "city"):
+        if column in wanted:
+            out[column] = _folded(records[column], plain)
+    return pa.table({name: value for name, value in out.items() if name == "unique_id" or name in wanted})
+
+
 def model_frame(records: pd.DataFrame, personal: dict[str, pd.Series],
                 nicknames: Mapping[str, str] = NICKNAMES) -> pd.DataFrame:
-    """What Splink compares: folded names (a nickname as the name it stands for: Manu as Emmanuel), dates as
-    text, and only the personal value of each identifier."""
-    frame = pd.DataFrame({"unique_id": records["record_key"].to_numpy()})
-    for column in ("first_name", "last_name", "street", "city"):
-        # Folded once per distinct value (names and towns repeat across records), then spread back by code.
-        codes, distinct = pd.factorize(records[column])
-        folded = [fold(value) or None if isinstance(value, str) else None for value in distinct]
-        if column == "first_name":
-            folded = [nicknames.get(name, name) if name else None for name in folded]
-        frame[column] = np.asarray([*folded, None], dtype=object)[codes]  # code -1 (missing) takes the last
-    frame["full_name"] = (frame["first_name"] + " " + frame["last_name"]).where(
-        frame["first_name"].notna() & frame["last_name"].notna())
-    births = pd.to_datetime(records["birth_date"], errors="coerce")
-    frame["birth_date"] = births.dt.strftime("%Y-%m-%d").astype(object).where(births.notna(), None).to_numpy()
-    frame["postcode"] = records["postcode"].to_numpy()
+    """What Splink compares: ``compared_values`` and only the personal value of each identifier."""
+    columns = ["record_key", "first_name", "last_name", "birth_date", "postcode", "street", "city"]
+    compared = compared_values(pa.Table.from_pandas(records[columns], preserve_index=False), nicknames)
+    # Text as Python objects with None for missing: what Splink's DuckDB registration expects of a frame.
+    frame = pd.DataFrame({name: compared[name].to_numpy() for name in compared.column_names})
     for key in ("email", "phone"):
         frame[key] = personal[key].to_numpy() if key in personal else None
     return frame
+
+
+def value_counts(compared: pa.Table, column: str, among: pa.Table | None = None) -> pa.Table:
+    """How many records carry each non-null value of ``column`` (``column``, ``count_all``); only the values
+    ``among`` carries, when given."""
+    values = compared.select([column])
+    if among is not None:
+        values = values.filter(pc.is_in(values[column], value_set=pc.unique(among[column])))
+    values = values.filter(pc.is_valid(values[column]))
+    return values.group_by(column).aggregate([([], "count_all")])
+
+
+def term_frequencies(compared: pa.Table, columns: Iterable[str], among: pa.Table | None = None
+                     ) -> dict[str, pd.DataFrame]:
+    """Splink's term-frequency table of each column (the share of the column's non-null values equal to each
+    value) over ``compared``; only the rows of the values ``among`` carries, when given (all a scoring looks up)."""
+    tables = {}
+    for column in columns:
+        counts = value_counts(compared, column, among)
+        carried = max(len(compared) - compared[column].null_count, 1)
+        shares = pc.divide(pc.cast(counts["count_all"], pa.float64()), float(carried))
+        tables[column] = pd.DataFrame({column: counts[column].to_numpy(), f"tf_{column}": shares.to_numpy()})
+    return tables
 
 
 def _comparison(spec: ComparisonSpec) -> Any:
@@ -137,14 +196,21 @@ def train(frame: pd.DataFrame, spec: ProbabilisticSpec, *, seed: int = 0) -> dic
     return model
 
 
+def term_frequency_columns(model: dict[str, Any]) -> list[str]:
+    """The columns whose exact matches the model weighs by term frequency."""
+    return sorted({level["tf_adjustment_column"] for comparison in model["comparisons"]
+                   for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")})
+
+
 def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
-            new: set[str] | None = None) -> pd.DataFrame:
+            new: set[str] | None = None, base_frequencies: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Scored pairs at or above ``threshold``: both keys, match weight and probability, and each comparison's
     contribution (its match weight, with the term-frequency adjustment).
 
-    With ``new`` (record keys), only pairs with at least one new record are scored: new against the rest of the
-    base and new against new, blocked the same way, with term frequencies taken from the whole base, so that a
-    pair scores exactly as a full run would score it.
+    With ``new`` (record keys), only pairs with at least one new record are scored: new against the rest of
+    ``frame`` and new against new, blocked the same way, with term frequencies taken from the whole base (the
+    ``base_frequencies`` of ``term_frequencies``, when ``frame`` is only the new records' neighbourhood), so that
+    a pair scores exactly as a full run would score it.
     """
     # Only what the links keep: the pairs' compared values would double the output (models saved before asked
     # for them).
@@ -153,9 +219,12 @@ def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
     if new is None:
         pairs = linker.inference.predict(threshold_match_probability=threshold)
         return _scored(pairs.as_pandas_dataframe(), splink_model)
-    for column in sorted({level["tf_adjustment_column"] for comparison in splink_model["comparisons"]
-                          for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")}):
-        linker.table_management.compute_tf_table(column)
+    for column in term_frequency_columns(splink_model):
+        if base_frequencies is None:
+            linker.table_management.compute_tf_table(column)
+        else:
+            lookup = db_api.register(base_frequencies[column], dataset_display_name=f"base_tf_{column}")
+            linker.table_management.register_term_frequency_lookup(lookup, column)
     is_new = frame["unique_id"].isin(new)
     new_records = db_api.register(frame[is_new], dataset_display_name="new_records")
     base = db_api.register(frame[~is_new], dataset_display_name="base_records")

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,18 @@ RECORD_COLUMNS = ("source", "first_name", "last_name", "birth_date", "email", "p
 
 
 @dataclass(frozen=True)
+class Base:
+    """What resolving a neighbourhood of the base (``neighbourhood``) needs to know of the whole base, so that its
+    records are typed, scored and given ids as a run over the whole base would."""
+
+    first_names: frozenset[str]  # every first name a record carries, folded: the ones an email can spell
+    term_frequencies: dict[str, pd.DataFrame]  # Splink's lookups, over the whole base
+    full_name_counts: Mapping[str, int]  # records per compared full name
+    records: int
+    other_profile_ids: Container[str]  # ids held by profiles outside the neighbourhood
+
+
+@dataclass(frozen=True)
 class Resolution:
     identities: pd.DataFrame  # COLUMNS
     links: pd.DataFrame  # accepted links: LINK_COLUMNS
@@ -58,7 +70,8 @@ class Resolution:
     touched: frozenset[str] | None = None
 
 
-def _nicknames(spec: IdentitySpec) -> dict[str, str]:
+def nicknames_of(spec: IdentitySpec) -> dict[str, str]:
+    """The built-in nicknames and the configured ones, folded."""
     return NICKNAMES | {fold(k): fold(v) for k, v in spec.nicknames.items()}
 
 
@@ -167,18 +180,19 @@ def _name_only(contributions: pd.Series, name_columns: set[str]) -> pd.Series:
 
 
 def probabilistic_links(frame: pd.DataFrame, model: dict[str, Any], spec: IdentitySpec,
-                        new: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        new: set[str] | None = None, base: Base | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Links Splink scores at or above the threshold (only pairs with a ``new`` record, when given); and those
-    refused for resting on a common name alone."""
-    scored = matcher.predict(frame, model, spec.probabilistic.match_probability, new)
+    refused for resting on a common name alone. ``base``: the whole base, when ``frame`` is a neighbourhood."""
+    scored = matcher.predict(frame, model, spec.probabilistic.match_probability, new,
+                             base.term_frequencies if base else None)
     empty = pd.DataFrame(columns=[*LINK_COLUMNS, "strength"])
     if scored.empty:
         return empty, empty.assign(reason=None)
     name_columns = {c["output_column_name"] for c in model["comparisons"]
                     if set(c.get("output_column_name", "").split("_")) & {"first", "last", "name"}}
     names = frame["full_name"]
-    counts = names.map(names.value_counts())
-    limit = max(2, int(spec.probabilistic.name_only_max_share * len(frame)))
+    counts = names.map(base.full_name_counts if base else names.value_counts())
+    limit = max(2, int(spec.probabilistic.name_only_max_share * (base.records if base else len(frame))))
     common = set(frame.loc[counts > limit, "unique_id"])
     suspicious = _name_only(scored["contributions"], name_columns) & (
         scored["left"].isin(common) | scored["right"].isin(common))
@@ -209,7 +223,7 @@ class Prepared:
 
 def prepare(records: pd.DataFrame, spec: IdentitySpec) -> Prepared:
     records = records.reset_index(drop=True)
-    nicknames = _nicknames(spec)
+    nicknames = nicknames_of(spec)
     return Prepared(records, *_typed(records, spec, nicknames), nicknames)
 
 
@@ -251,8 +265,18 @@ def resolve(
                       _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed), key_types)
 
 
+class _EitherOf:
+    """Ids held by either of two groups of profiles, without copying the larger into the smaller."""
+
+    def __init__(self, *groups: Container[str]) -> None:
+        self.groups = groups
+
+    def __contains__(self, profile_id: object) -> bool:
+        return any(profile_id in group for group in self.groups)
+
+
 def _identities(records: pd.DataFrame, clusters: Clusters, previous: pd.DataFrame, run_id: str,
-                now: datetime, reserved: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
+                now: datetime, reserved: Container[str] = frozenset()) -> pd.DataFrame:
     """``reserved``: ids of profiles not clustered again, which no other may take."""
     frame = pd.DataFrame({"record_key": records["record_key"].to_numpy(), "source": records["source"].to_numpy()})
     frame["component"] = frame["record_key"].map(clusters.labels)
@@ -306,9 +330,12 @@ def resolve_new(
     now: datetime,
     facts: Mapping[str, pd.DataFrame] | None = None,
     fact_links: Mapping[str, list[dict[str, str]]] | None = None,
+    base: Base | None = None,
 ) -> Resolution:
     """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
-    the profiles they touch are clustered again. ``records`` holds the current version of every record.
+    the profiles they touch are clustered again. ``records`` holds the current version of every record, or, with
+    ``base``, of every record in the new ones' neighbourhood (``neighbourhood``); ``previous``, ``previous_links``
+    and ``previous_reviews`` then hold only what concerns them, and so does what is returned.
 
     Identifiers are typed again only where a new record carries them; elsewhere the last run's types hold (its
     reviews name the records of every shared or junk identifier). Splink scores new against base and new against
@@ -319,10 +346,11 @@ def resolve_new(
     if not new_keys:  # nothing arrived: the persons stay as they are
         return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
                           previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}), frozenset())
-    nicknames = _nicknames(spec)
+    nicknames = nicknames_of(spec)
     records = records.reset_index(drop=True)
     is_new = records["record_key"].isin(new_keys)
-    first_names = implied_first_names(records)
+    known = base.first_names if base else None
+    first_names = implied_first_names(records, known)
     # Types of the identifiers new records carry, from every record carrying them.
     new_values = {key: set(records.loc[is_new, key].dropna()) for key in keys}
     carriers = records[np.logical_or.reduce([records[key].isin(new_values[key]) for key in keys])] if keys \
@@ -336,7 +364,7 @@ def resolve_new(
     # Whether an address is borrowed is looked at again for the new records and the carriers of their identifiers;
     # the others keep the last run's answer.
     looked = is_new | records.index.isin(carriers.index)
-    borrowed = borrowed_emails(records, first_names, nicknames, only=looked)
+    borrowed = borrowed_emails(records, first_names, nicknames, only=looked, known=known)
     before = {keys_[0] for keys_ in previous_reviews.loc[previous_reviews["kind"] == BORROWED, "record_keys"]}
     borrowed |= ~looked & records["record_key"].isin(before)
     personal = personal_values(records, key_types, keys, borrowed)
@@ -358,7 +386,7 @@ def resolve_new(
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal, nicknames)
-        scored, refused_names = probabilistic_links(frame, model, spec, new_keys)
+        scored, refused_names = probabilistic_links(frame, model, spec, new_keys, base)
         candidates.append(scored)
     fresh = _all_links([c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates])
 
@@ -375,8 +403,10 @@ def resolve_new(
     clusters = cluster(_guarded(subset, first_names, personal, keys), links, keys, nicknames)
 
     untouched = previous[~previous["record_key"].isin(again)]
-    redone = _identities(subset, clusters, previous[previous["record_key"].isin(again)], run_id, now,
-                         reserved=set(untouched["profile_id"]))
+    reserved: Container[str] = set(untouched["profile_id"])
+    if base is not None:
+        reserved = _EitherOf(reserved, base.other_profile_ids)
+    redone = _identities(subset, clusters, previous[previous["record_key"].isin(again)], run_id, now, reserved)
     identities = pd.concat([untouched[COLUMNS], redone], ignore_index=True)
     # Links outside the re-clustered records stay as they were, with the run that made them.
     outside = previous_links[~(previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again))]
@@ -385,13 +415,17 @@ def resolve_new(
     # Reviews that no longer hold: refused links of re-clustered records, borrowed addresses looked at again, and
     # the types of identifiers that were typed again (found by the value their first record carries).
     looked_keys = set(records.loc[looked, "record_key"])
-    kinds, firsts = previous_reviews["kind"], previous_reviews["record_keys"].map(lambda ks: ks[0])
+    # Python strings: pandas matches sets against them many times faster than against Arrow-backed ones.
+    kinds = previous_reviews["kind"]
+    firsts = previous_reviews["record_keys"].map(lambda ks: ks[0]).astype(object)
     refused_stale = (kinds == "refused_link") & previous_reviews["record_keys"].map(lambda ks: bool(set(ks) & again))
     borrowed_stale = (kinds == BORROWED) & firsts.isin(looked_keys)
     typed_again = pd.Series(False, index=previous_reviews.index)
     value_of = records.set_index("record_key")
     for key in keys:
-        of_key = kinds.isin([f"{SHARED}_{key}", f"{JUNK}_{key}"])
+        # A value is typed again when its first record now carries another value or a new record carries it (its
+        # first record is then among ``records``, being one of its carriers).
+        of_key = kinds.isin([f"{SHARED}_{key}", f"{JUNK}_{key}"]) & firsts.isin(value_of.index)
         carried = firsts[of_key].map(value_of[key])
         typed_again[of_key] = carried.isna() | carried.isin(new_values[key])
     kept_reviews = previous_reviews[~(refused_stale | borrowed_stale | typed_again)]

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Container
 
 import pandas as pd
 
 
-def _new_profile_id(seed: str, taken: set[str]) -> str:
+class _Taken:
+    """The ids given in this run, and those held before (any container: a large base's ids are not copied)."""
+
+    def __init__(self, *held: Container[str]) -> None:
+        self.held, self.given = held, set()
+
+    def __contains__(self, profile_id: object) -> bool:
+        return profile_id in self.given or any(profile_id in ids for ids in self.held)
+
+    def add(self, profile_id: str) -> None:
+        self.given.add(profile_id)
+
+
+def _new_profile_id(seed: str, taken: _Taken) -> str:
     salt = 0
     while True:
         candidate = "P" + hashlib.sha256(f"{seed}#{salt}".encode()).hexdigest()[:15].upper()
@@ -17,7 +31,7 @@ def _new_profile_id(seed: str, taken: set[str]) -> str:
 
 
 def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame,
-                       reserved: set[str] | frozenset[str] = frozenset()) -> dict[int, str]:
+                       reserved: Container[str] = frozenset()) -> dict[int, str]:
     """A profile id per component of ``frame`` (record_key, component), given the previous run's links.
 
     A record joining a person takes that person's id; when profiles merge, the oldest id (the first linked) wins;
@@ -33,21 +47,21 @@ def assign_profile_ids(frame: pd.DataFrame, previous: pd.DataFrame,
     sizes = frame.groupby("component").size().rename("size")
     votes = votes.join(sizes, on="component")
     if votes.empty:
-        return _new_ids(frame, {}, set(previous["profile_id"]) | reserved)
+        return _new_ids(frame, {}, _Taken(set(previous["profile_id"]), reserved))
     votes["first_linked"] = votes["previous_id"].map(previous.groupby("profile_id")["linked_at"].min())
     votes = votes.sort_values(
         ["first_linked", "votes", "size", "previous_id"], ascending=[True, False, False, True]
     )
     assigned: dict[int, str] = {}
-    taken: set[str] = set(reserved)
+    taken = _Taken(reserved)
     for component, previous_id in votes[["component", "previous_id"]].itertuples(index=False, name=None):
         if component not in assigned and previous_id not in taken:
             assigned[component] = previous_id
             taken.add(previous_id)
-    return _new_ids(frame, assigned, taken | set(previous["profile_id"]))
+    return _new_ids(frame, assigned, _Taken(taken.given, set(previous["profile_id"]), reserved))
 
 
-def _new_ids(frame: pd.DataFrame, assigned: dict[int, str], taken: set[str]) -> dict[int, str]:
+def _new_ids(frame: pd.DataFrame, assigned: dict[int, str], taken: _Taken) -> dict[int, str]:
     """New ids for the components that kept none, derived from their first record key."""
     pending = frame.loc[~frame["component"].isin(list(assigned)), ["component", "record_key"]]
     # The smallest key of each component, by one sort (a grouped minimum of strings is many times slower).

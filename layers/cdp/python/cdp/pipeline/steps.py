@@ -21,8 +21,10 @@ from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_declared, compute_features, fact_views
 from cdp.identity.changes import profile_changes
-from cdp.identity.resolve import RECORD_COLUMNS, Prepared, prepare, resolve_new, train_matcher
+from cdp.identity.neighbourhood import neighbourhood
+from cdp.identity.resolve import RECORD_COLUMNS, Prepared, nicknames_of, prepare, resolve_new, train_matcher
 from cdp.identity.resolve import resolve as link_records
+from cdp.lineage import current_versions
 from cdp.ports import EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
@@ -131,28 +133,45 @@ def _plain(table: pa.Table) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(text, object)) if text else frame
 
 
+def _table(frame: pd.DataFrame, name: str) -> pa.Table:
+    schema = TABLES[name].schema
+    return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
+
+
 def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
-    records = _plain(inputs["records"])
-    previous = _plain(inputs["identities"])
-    enabled = ctx.config.identity.probabilistic.enabled
+    spec = ctx.config.identity
+    enabled = spec.probabilistic.enabled
     latest = ctx.models.latest(IDENTITY_MODEL) if enabled else None
     # A model trained now was trained on the whole base: resolve it all with that model, not only what is new.
-    will_train = enabled and latest is None and len(records) >= MIN_RECORDS_TO_TRAIN
-    incremental = not (ctx.full_resolution or previous.empty or will_train)
-    # A full resolution and the training it may need start from the same typed records: type them once.
-    prepared = None if incremental else prepare(records, ctx.config.identity)
-    version, model, trained = identity_model(prepared or records, latest, ctx)
-    facts, fact_links = {"orders": _plain(inputs["orders"])}, _fact_links(ctx.config)
+    will_train = enabled and latest is None and inputs["records"].num_rows >= MIN_RECORDS_TO_TRAIN
+    incremental = not (ctx.full_resolution or inputs["identities"].num_rows == 0 or will_train)
+    fact_links = _fact_links(ctx.config)
     if incremental:
+        # Never trains: a base without a model is resolved in full (``will_train``) or has too few records.
+        version, model, trained = (*latest, False) if latest else (None, None, False)
         new_keys = set(inputs["new_records"]["record_key"].to_pylist())
-        resolution = resolve_new(records, new_keys, previous, _plain(inputs["identity_links"]),
-                                 _plain(inputs["identity_reviews"]), ctx.config.identity, model, ctx.run_id,
-                                 ctx.now, facts, fact_links)
+        # Only the new records' neighbourhood is read into Python; the rest of each table is carried over.
+        hood = neighbourhood(inputs["records"], new_keys, inputs["identities"], inputs["identity_links"],
+                             inputs["identity_reviews"], {"orders": inputs["orders"]}, fact_links, spec,
+                             nicknames_of(spec), model)
+        previous = _plain(hood.identities)
+        resolution = resolve_new(_plain(hood.records), new_keys, previous, _plain(hood.links), _plain(hood.reviews),
+                                 spec, model, ctx.run_id, ctx.now,
+                                 {table: _plain(rows) for table, rows in hood.facts.items()}, fact_links, hood.base)
+        outside = {name: inputs[name].filter(pc.invert(hood.holds(inputs[name][column])))
+                   for name, column in (("identities", "record_key"), ("identity_links", "left_key"))}
+        reviews_outside = inputs["identity_reviews"].filter(pc.invert(hood.review_rows))
     else:
-        resolution = link_records(prepared or records, previous, ctx.config.identity, model, ctx.run_id, ctx.now,
-                                  facts, fact_links)
+        records = _plain(inputs["records"])
+        previous = _plain(inputs["identities"])
+        prepared = prepare(records, spec)  # typed once for the training it may need and the resolution
+        version, model, trained = identity_model(prepared, latest, ctx)
+        new_keys = set()
+        resolution = link_records(prepared, previous, spec, model, ctx.run_id, ctx.now,
+                                  {"orders": _plain(current_versions(inputs["orders"]))}, fact_links)
+        outside = {name: TABLES[name].schema.empty_table() for name in ("identities", "identity_links")}
+        reviews_outside = TABLES["identity_reviews"].schema.empty_table()
     linked = resolution.identities
-    table = pa.Table.from_pandas(linked, schema=TABLES["identities"].schema, preserve_index=False)
     links = resolution.links.rename(columns={"left": "left_key", "right": "right_key"})
     if "run_id" not in links.columns:
         links = links.assign(run_id=ctx.run_id)
@@ -167,21 +186,23 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         relinked = int((joined["profile_id"] != joined["profile_id_before"]).sum())
     links_after = resolution.links if touched is None else resolution.links[resolution.links["left"].isin(touched)]
     changes = profile_changes(before, after, links_after, ctx.run_id, ctx.now)
+    identities = pa.concat_tables([outside["identities"], _table(linked, "identities")])
+    all_links = pa.concat_tables([outside["identity_links"], _table(links, "identity_links")])
+    all_reviews = pa.concat_tables([reviews_outside, _table(reviews, "identity_reviews")])
     return StepOutput({
-        "identities": table,
-        "identity_changes": pa.Table.from_pandas(changes, schema=TABLES["identity_changes"].schema,
-                                                 preserve_index=False),
-        "identity_links": pa.Table.from_pandas(links[list(TABLES["identity_links"].schema.names)],
-                                               schema=TABLES["identity_links"].schema, preserve_index=False),
-        "identity_reviews": pa.Table.from_pandas(reviews[list(TABLES["identity_reviews"].schema.names)],
-                                                 schema=TABLES["identity_reviews"].schema, preserve_index=False),
-    }, {"records": len(linked), "profiles": int(linked["profile_id"].nunique()), "relinked": relinked,
-        "mode": "incremental" if incremental else "full",
-        "compared": len(new_keys) if incremental else len(records),
+        "identities": identities,
+        "identity_changes": _table(changes, "identity_changes"),
+        "identity_links": all_links,
+        "identity_reviews": all_reviews,
+    }, {"records": identities.num_rows, "profiles": pc.count_distinct(identities["profile_id"]).as_py(),
+        "relinked": relinked, "mode": "incremental" if incremental else "full",
+        "compared": len(new_keys) if incremental else len(linked),
+        **({"neighbourhood": len(hood.keys)} if incremental else {}),
         "model": version, "model_trained": trained,
         "merges": int((changes["kind"] == "merge").sum()), "splits": int((changes["kind"] == "split").sum()),
-        "links": {rule: int(n) for rule, n in resolution.links["rule"].value_counts().items()},
-        "refused": int((resolution.reviews["kind"] == "refused_link").sum())})
+        "links": dict(zip(*all_links.group_by("rule").aggregate([([], "count_all")]).to_pydict().values(),
+                          strict=True)),
+        "refused": pc.sum(pc.equal(all_reviews["kind"], "refused_link")).as_py() or 0})
 
 
 def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
@@ -319,7 +340,9 @@ STEPS: tuple[Step, ...] = (
          (Read("records", "current", columns=RECORD_COLUMNS),
           Read("records", "new", name="new_records", columns=("record_key",)), Read("identities"),
           Read("identity_links"), Read("identity_reviews"),
-          Read("orders", "current", columns=("customer_id", "account_id", "email"))),
+          # Every version: an incremental run looks only at the orders naming a new record, then at their current
+          # version (``neighbourhood``).
+          Read("orders", columns=("customer_id", "account_id", "email"))),
          (Write("identities", "replace"), Write("identity_links", "replace"), Write("identity_reviews", "replace"),
           Write("identity_changes", "append"))),
     Step("merge", "Build one golden profile per person with the survivorship rules, and its field lineage.", merge,

@@ -1,0 +1,145 @@
+"""The neighbourhood of new records: the part of the base an incremental resolution has to look at.
+
+Ten thousand records arriving in a base of a million concern a few tens of thousands of its records: those sharing a
+blocking key or an identifier with a new record, those that an order naming a new record cross-references, and every
+record of the profiles these belong to (a profile is clustered again whole or not at all). The selection runs in
+Arrow and DuckDB over the whole base; resolution's Python then runs on the neighbourhood alone, with the few facts of
+the whole base it needs (``Base``: term frequencies, known first names, the ids other profiles hold), and reaches
+what it would reach over the whole base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cdp import sql
+from cdp.config.identity import IdentitySpec
+from cdp.identity import model as matcher
+from cdp.identity.identifiers import known_first_names
+from cdp.identity.resolve import Base
+from cdp.lineage import current_versions
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    records: pa.Table  # the current version of each of its records
+    identities: pa.Table  # their rows of each table, as the last run left them
+    links: pa.Table
+    reviews: pa.Table
+    review_rows: pa.Array  # a mask over all the reviews: those in ``reviews``
+    facts: dict[str, pa.Table]  # the current fact rows naming a new record, by a link column or its email
+    base: Base
+    keys: pa.Array  # its record keys
+
+    def holds(self, record_keys: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """A mask: which of ``record_keys`` are in the neighbourhood."""
+        return pc.is_in(record_keys, value_set=self.keys)
+
+
+def _keys(con: Any, query: str) -> set[str]:
+    return set(con.sql(query).to_arrow_table().column(0).to_pylist())
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _naming_facts(con: Any, facts: Mapping[str, pa.Table], fact_links: Mapping[str, list[dict[str, str]]]
+                  ) -> dict[str, pa.Table]:
+    """The current version of each fact row that names a new record (registered as ``fresh``) by a link column
+    or carries one of its emails. Older versions are looked at too, then dropped: a fact's current version may
+    name no one new while an older one did, and the other way round."""
+    naming = {}
+    for table, rows in facts.items():
+        conditions = [f"{sql.literal(target + ':')} || {_quoted(column)} IN (SELECT unique_id FROM fresh)"
+                      for links in fact_links.get(table, []) for column, target in links.items()]
+        if "email" in rows.column_names:
+            conditions.append("email IN (SELECT email FROM fresh)")
+        if not conditions or rows.num_rows == 0:
+            naming[table] = current_versions(rows.slice(0, 0))
+            continue
+        con.register("fact_rows", rows)
+        matching = con.sql(f"SELECT DISTINCT record_key FROM fact_rows WHERE {' OR '.join(conditions)}"
+                           ).to_arrow_table()
+        versions = rows.filter(pc.is_in(rows["record_key"], value_set=matching["record_key"]))
+        naming[table] = current_versions(versions)
+        con.unregister("fact_rows")
+    return naming
+
+
+def _partners(facts: Mapping[str, pa.Table], fact_links: Mapping[str, list[dict[str, str]]]) -> set[str]:
+    """The records the naming facts cross-reference."""
+    keys: set[str] = set()
+    for table, rows in facts.items():
+        for links in fact_links.get(table, []):
+            for column, target in links.items():
+                keys.update(target + ":" + value for value in pc.unique(rows[column]).to_pylist() if value)
+    return keys
+
+
+def _reviews_naming(reviews: pa.Table, keys: pa.Array) -> pa.Array:
+    """A mask: the reviews that name a record among ``keys``."""
+    named = reviews["record_keys"].combine_chunks()
+    hits = pc.is_in(pc.list_flatten(named), value_set=keys)
+    rows = pc.unique(pc.filter(pc.list_parent_indices(named), hits))
+    return pc.is_in(pa.array(range(reviews.num_rows), pa.int64()), value_set=pc.cast(rows, pa.int64()))
+
+
+def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Table, links: pa.Table,
+                  reviews: pa.Table, facts: Mapping[str, pa.Table], fact_links: Mapping[str, list[dict[str, str]]],
+                  spec: IdentitySpec, nicknames: Mapping[str, str], model: dict[str, Any] | None) -> Neighbourhood:
+    """``records``: the current version of every record; ``facts``: every version of the fact tables' rows (link
+    columns and email); ``identities``, ``links`` and ``reviews``: as the last run left them."""
+    rules = [tuple(rule) for rule in spec.probabilistic.blocking] if model is not None and \
+        spec.probabilistic.enabled else []
+    rules += [(key,) for key in spec.deterministic_keys]  # the carriers of a new record's identifiers
+    frequencies = matcher.term_frequency_columns(model) if model else []
+    compared = matcher.compared_values(records, nicknames, {c for rule in rules for c in rule} | set(frequencies)
+                                       | {"first_name", "full_name"})
+    for key in ("email", "phone"):  # as typed at source: a personal value is one of them, never another
+        compared = compared.append_column(key, records[key])
+    new = pa.array(sorted(set(new_keys)), pa.string())
+    con = sql.connect()
+    con.register("base", compared)
+    con.register("fresh", compared.filter(pc.is_in(compared["unique_id"], value_set=new)))
+    seed = set(new.to_pylist())
+    for rule in dict.fromkeys(rules):
+        on = " AND ".join(f"b.{_quoted(c)} = f.{_quoted(c)}" for c in rule)
+        seed |= _keys(con, f"SELECT b.unique_id FROM base b SEMI JOIN fresh f ON {on}")
+    naming = _naming_facts(con, facts, fact_links)
+    seed |= _partners(naming, fact_links)
+    receipts = pa.concat_arrays([rows["email"].combine_chunks() for rows in naming.values()
+                                 if "email" in rows.column_names] or [pa.array([], pa.string())])
+    if len(receipts):
+        con.register("receipts", pa.table({"email": pc.unique(receipts)}))
+        seed |= _keys(con, "SELECT unique_id FROM base SEMI JOIN receipts USING (email)")
+    # Whole profiles: a profile a new record touches is clustered again with all its records.
+    seeded = identities.filter(pc.is_in(identities["record_key"], value_set=pa.array(list(seed), pa.string())))
+    profiles = pc.unique(seeded["profile_id"])
+    closed = pc.is_in(identities["profile_id"], value_set=profiles)
+    keys = pc.unique(pa.concat_arrays([identities.filter(closed)["record_key"].combine_chunks(),
+                                       pa.array(list(seed), pa.string())]))
+    in_hood = pc.is_in(records["record_key"], value_set=keys)
+    hood_compared = compared.filter(in_hood)
+    base = Base(
+        first_names=known_first_names(pc.unique(records["first_name"]).to_pylist()),
+        term_frequencies=matcher.term_frequencies(compared, frequencies, among=hood_compared),
+        full_name_counts=_counts(compared, "full_name", hood_compared),
+        records=records.num_rows,
+        other_profile_ids=set(pc.unique(identities.filter(pc.invert(closed))["profile_id"]).to_pylist()),
+    )
+    review_rows = _reviews_naming(reviews, keys)
+    return Neighbourhood(
+        records=records.filter(in_hood), identities=identities.filter(closed),
+        links=links.filter(pc.is_in(links["left_key"], value_set=keys)),
+        reviews=reviews.filter(review_rows), review_rows=review_rows, facts=naming, base=base, keys=keys)
+
+
+def _counts(compared: pa.Table, column: str, among: pa.Table) -> dict[str, int]:
+    counts = matcher.value_counts(compared, column, among)
+    return dict(zip(counts[column].to_pylist(), counts["count_all"].to_pylist(), strict=True))
