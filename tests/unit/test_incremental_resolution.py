@@ -15,7 +15,9 @@ from cdp.demo.synthetic import generate
 from cdp.ingest.files import ingest_file
 from cdp.pipeline.local import landing_files, local_models, open_store
 from cdp.pipeline.runner import run_step
-from cdp.pipeline.steps import StepContext
+from cdp.identity.resolve import resolve_new
+from cdp.lineage import current_versions
+from cdp.pipeline.steps import StepContext, _fact_links, _plain
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -31,23 +33,40 @@ def runs(tmp_path_factory: pytest.TempPathFactory, retail_config: Config):
     dataset = generate(root / "data", profiles=2_000, seed=5, end_date=date(2026, 11, 1))
     files = dict((source, path) for source, path in landing_files(dataset.landing, retail_config)
                  if source in ("crm", "accounts", "orders"))
-    # The accounts arrive in two drops: most of them first, the rest (new and changed accounts) a day later.
+    # Accounts and CRM records arrive in two drops: most of them first, the rest (new and changed ones) a day
+    # later. The CRM's names, birth dates and addresses are what Splink's model links on.
     lines = files["accounts"].read_text(encoding="utf-8").splitlines()
     first, later = root / "accounts_monday.jsonl", root / "accounts_tuesday.jsonl"
     first.write_text("\n".join(lines[: len(lines) * 9 // 10]) + "\n", encoding="utf-8")
     later.write_text("\n".join(lines[len(lines) * 9 // 10:]) + "\n", encoding="utf-8")
+    header, *rows = files["crm"].read_text(encoding="utf-8").splitlines()
+    crm_first, crm_later = root / "crm_monday.csv", root / "crm_tuesday.csv"
+    crm_first.write_text("\n".join([header, *rows[: len(rows) * 9 // 10]]) + "\n", encoding="utf-8")
+    crm_later.write_text("\n".join([header, *rows[len(rows) * 9 // 10:]]) + "\n", encoding="utf-8")
+    arriving = len(lines) - len(lines) * 9 // 10 + len(rows) - len(rows) * 9 // 10
     store, bus, models = open_store(root / "work"), MemoryBus(), local_models(root / "work")
 
     def resolve(run_id: str, full: bool = False) -> dict:
         ctx = StepContext(retail_config, run_id, date(2026, 11, 1), NOW, bus, models, full_resolution=full)
         return run_step("resolve", store, ctx)
 
-    for source, path in (("crm", files["crm"]), ("orders", files["orders"]), ("accounts", first)):
+    for source, path in (("crm", crm_first), ("orders", files["orders"]), ("accounts", first)):
         ingest_file(store, retail_config, source, path, str(path), bus=bus)
     initial = resolve("run-1")
     before = store.read("identities").to_pandas()
+    snapshot = store.snapshot_id("records")
     ingest_file(store, retail_config, "accounts", later, str(later), bus=bus)
+    ingest_file(store, retail_config, "crm", crm_later, str(crm_later), bus=bus)
+    # What resolving the same new records over the whole base gives: the run, which reads only their
+    # neighbourhood, must reach it exactly.
+    new_keys = set(store.read_appended("records", snapshot, store.snapshot_id("records"))["record_key"].to_pylist())
+    whole_base = resolve_new(
+        _plain(current_versions(store.read("records"))), new_keys, _plain(store.read("identities")),
+        _plain(store.read("identity_links")), _plain(store.read("identity_reviews")), retail_config.identity,
+        models.latest("identity")[1], "run-2", NOW, {"orders": _plain(current_versions(store.read("orders")))},
+        _fact_links(retail_config))
     incremental = resolve("run-2")
+    after_run = {name: store.read(name).to_pandas() for name in ("identities", "identity_links", "identity_reviews")}
     after_incremental = persons(store)
     ids_incremental = store.read("identities").to_pandas()
     nothing_new = resolve("run-3")
@@ -55,7 +74,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, retail_config: Config):
     full = resolve("run-4", full=True)
     return {"initial": initial, "incremental": incremental, "nothing_new": nothing_new, "full": full,
             "before": before, "ids_incremental": ids_incremental, "ids_unchanged": ids_unchanged,
-            "after_incremental": after_incremental, "after_full": persons(store), "later": len(lines) - len(lines) * 9 // 10,
+            "after_incremental": after_incremental, "whole_base": whole_base, "new_keys": new_keys, "after_run": after_run, "after_full": persons(store), "later": arriving,
             "store": store}
 
 
@@ -64,6 +83,25 @@ def test_a_run_compares_only_the_records_that_arrived(runs) -> None:
     assert runs["incremental"]["mode"] == "incremental"
     assert 0 < runs["incremental"]["compared"] <= runs["later"]
     assert runs["nothing_new"]["mode"] == "incremental" and runs["nothing_new"]["compared"] == 0
+
+
+def test_a_run_reading_only_the_neighbourhood_of_the_new_records_resolves_as_over_the_whole_base(runs) -> None:
+    whole, run = runs["whole_base"], runs["after_run"]
+
+    def rows(frame, columns):
+        return {tuple(tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in row)
+                for row in frame[columns].itertuples(index=False)}
+
+    assert runs["incremental"]["neighbourhood"] < len(run["identities"]) / 2
+    new_links = whole.links[whole.links["left"].isin(runs["new_keys"]) | whole.links["right"].isin(runs["new_keys"])]
+    assert set(new_links["rule"]) >= {"email", "phone", "probabilistic", "cross_reference"}
+    assert rows(run["identities"], ["record_key", "profile_id", "rule", "score"]) == rows(
+        whole.identities, ["record_key", "profile_id", "rule", "score"])
+    links = ["left_key", "right_key", "rule", "score", "contributions"]
+    assert rows(run["identity_links"], links) == rows(
+        whole.links.rename(columns={"left": "left_key", "right": "right_key"}), links)
+    assert rows(run["identity_reviews"], ["kind", "record_keys", "rule", "reason"]) == rows(
+        whole.reviews, ["kind", "record_keys", "rule", "reason"])
 
 
 def test_a_full_rebuild_reaches_the_same_persons(runs) -> None:
@@ -81,3 +119,4 @@ def test_a_run_with_nothing_new_changes_no_profile_id_and_old_records_keep_their
     # Old records change profile only when a new record merged their profile with another (oldest id kept).
     assert len(moved) <= runs["incremental"]["compared"]
     assert json.dumps(sorted(set(after) - set(before)))  # the new records all have a profile
+
