@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from cdp.adapters.buses import MemoryBus
 from cdp.config import Config
 from cdp.demo.synthetic import generate
+from cdp.frames import python_frame
+from cdp.identity.resolve import resolve_new
 from cdp.ingest.files import ingest_file
+from cdp.lineage import current_versions
 from cdp.pipeline.local import landing_files, local_models, open_store
 from cdp.pipeline.runner import run_step
-from cdp.identity.resolve import resolve_new
-from cdp.lineage import current_versions
-from cdp.pipeline.steps import StepContext, _fact_links, _plain
+from cdp.pipeline.steps import StepContext, _fact_links
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -61,9 +61,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, retail_config: Config):
     # neighbourhood, must reach it exactly.
     new_keys = set(store.read_appended("records", snapshot, store.snapshot_id("records"))["record_key"].to_pylist())
     whole_base = resolve_new(
-        _plain(current_versions(store.read("records"))), new_keys, _plain(store.read("identities")),
-        _plain(store.read("identity_links")), _plain(store.read("identity_reviews")), retail_config.identity,
-        models.latest("identity")[1], "run-2", NOW, {"orders": _plain(current_versions(store.read("orders")))},
+        python_frame(current_versions(store.read("records"))), new_keys, python_frame(store.read("identities")),
+        python_frame(store.read("identity_links")), python_frame(store.read("identity_reviews")),
+        retail_config.identity,
+        models.latest("identity")[1], "run-2", NOW, {"orders": python_frame(current_versions(store.read("orders")))},
         _fact_links(retail_config))
     incremental = resolve("run-2")
     after_run = {name: store.read(name).to_pandas() for name in ("identities", "identity_links", "identity_reviews")}
@@ -74,7 +75,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory, retail_config: Config):
     full = resolve("run-4", full=True)
     return {"initial": initial, "incremental": incremental, "nothing_new": nothing_new, "full": full,
             "before": before, "ids_incremental": ids_incremental, "ids_unchanged": ids_unchanged,
-            "after_incremental": after_incremental, "whole_base": whole_base, "new_keys": new_keys, "after_run": after_run, "after_full": persons(store), "later": arriving,
+            "after_incremental": after_incremental,
+            "whole_base": whole_base, "new_keys": new_keys, "after_run": after_run, "after_full": persons(store),
+            "later": arriving,
             "store": store}
 
 

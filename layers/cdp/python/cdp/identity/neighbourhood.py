@@ -11,17 +11,19 @@ what it would reach over the whole base.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp import sql
 from cdp.config.identity import IdentitySpec
+from cdp.frames import python_frame
 from cdp.identity import model as matcher
-from cdp.identity.identifiers import known_first_names
-from cdp.identity.resolve import Base
+from cdp.identity.identifiers import JUNK, SHARED, known_first_names
+from cdp.identity.resolve import BORROWED, Base, score_new
 from cdp.lineage import current_versions
 
 
@@ -35,6 +37,7 @@ class Neighbourhood:
     facts: dict[str, pa.Table]  # the current fact rows naming a new record, by a link column or its email
     base: Base
     keys: pa.Array  # its record keys
+    scored: tuple[pd.DataFrame, pd.DataFrame] | None  # Splink's links of the new records, and its refusals
 
     def holds(self, record_keys: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
         """A mask: which of ``record_keys`` are in the neighbourhood."""
@@ -90,15 +93,46 @@ def _reviews_naming(reviews: pa.Table, keys: pa.Array) -> pa.Array:
     return pc.is_in(pa.array(range(reviews.num_rows), pa.int64()), value_set=pc.cast(rows, pa.int64()))
 
 
+def _listed(reviews: pa.Table, kinds: Iterable[str], first_only: bool = False) -> pa.Array:
+    """The record keys the reviews of ``kinds`` name (only their first one, with ``first_only``)."""
+    rows = reviews.filter(pc.is_in(reviews["kind"], value_set=pa.array(list(kinds), pa.string())))
+    named = rows["record_keys"].combine_chunks()
+    return pc.list_element(named, 0) if first_only else pc.list_flatten(named)
+
+
+def _neighbour_frame(records: pa.Table, reviews: pa.Table, spec: IdentitySpec,
+                     nicknames: Mapping[str, str]) -> pd.DataFrame:
+    """``model_frame`` rows of records that carry none of the new records' identifiers: their identifiers keep the
+    last run's types (``resolve._type_new`` for a record it does not look at again), so an identifier is personal
+    unless a review lists the record as carrying it shared or junk, or its email as borrowed."""
+    compared = matcher.compared_values(records, nicknames)
+    frame = {name: compared[name].to_numpy() for name in compared.column_names}
+    for key in ("email", "phone"):
+        if key not in spec.deterministic_keys:
+            frame[key] = None
+            continue
+        distrusted = _listed(reviews, [f"{SHARED}_{key}", f"{JUNK}_{key}"])
+        if key == "email":
+            distrusted = pa.concat_arrays([distrusted, _listed(reviews, [BORROWED], first_only=True)])
+        personal = pc.if_else(pc.is_in(records["record_key"], value_set=distrusted), None, records[key])
+        frame[key] = personal.to_numpy()
+    return pd.DataFrame(frame)
+
+
 def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Table, links: pa.Table,
                   reviews: pa.Table, facts: Mapping[str, pa.Table], fact_links: Mapping[str, list[dict[str, str]]],
                   spec: IdentitySpec, nicknames: Mapping[str, str], model: dict[str, Any] | None) -> Neighbourhood:
     """``records``: the current version of every record; ``facts``: every version of the fact tables' rows (link
-    columns and email); ``identities``, ``links`` and ``reviews``: as the last run left them."""
-    rules = [tuple(rule) for rule in spec.probabilistic.blocking] if model is not None and \
-        spec.probabilistic.enabled else []
-    rules += [(key,) for key in spec.deterministic_keys]  # the carriers of a new record's identifiers
-    frequencies = matcher.term_frequency_columns(model) if model else []
+    columns and email); ``identities``, ``links`` and ``reviews``: as the last run left them.
+
+    First the records whose part does not depend on any score: the new ones, the carriers of their identifiers
+    (an identifier is typed from all its carriers), the records an order naming a new one cross-references. Splink
+    then scores the new records against these and against every record sharing a blocking key with one (most of
+    them strangers with a common name, which need no more than their compared values). The records a scored link
+    reaches join, and every profile of them all is taken whole."""
+    probabilistic = model is not None and spec.probabilistic.enabled
+    rules = [tuple(rule) for rule in spec.probabilistic.blocking] if probabilistic else []
+    frequencies = matcher.term_frequency_columns(model) if probabilistic else []
     compared = matcher.compared_values(records, nicknames, {c for rule in rules for c in rule} | set(frequencies)
                                        | {"first_name", "full_name"})
     for key in ("email", "phone"):  # as typed at source: a personal value is one of them, never another
@@ -106,38 +140,54 @@ def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Tab
     new = pa.array(sorted(set(new_keys)), pa.string())
     con = sql.connect()
     con.register("base", compared)
-    con.register("fresh", compared.filter(pc.is_in(compared["unique_id"], value_set=new)))
-    seed = set(new.to_pylist())
-    for rule in dict.fromkeys(rules):
+    fresh = compared.filter(pc.is_in(compared["unique_id"], value_set=new))
+    con.register("fresh", fresh)
+
+    def sharing(rule: tuple[str, ...]) -> set[str]:
         on = " AND ".join(f"b.{_quoted(c)} = f.{_quoted(c)}" for c in rule)
-        seed |= _keys(con, f"SELECT b.unique_id FROM base b SEMI JOIN fresh f ON {on}")
+        return _keys(con, f"SELECT b.unique_id FROM base b SEMI JOIN fresh f ON {on}")
+
+    core = set(new.to_pylist())
+    for key in spec.deterministic_keys:
+        core |= sharing((key,))
     naming = _naming_facts(con, facts, fact_links)
-    seed |= _partners(naming, fact_links)
+    core |= _partners(naming, fact_links)
     receipts = pa.concat_arrays([rows["email"].combine_chunks() for rows in naming.values()
                                  if "email" in rows.column_names] or [pa.array([], pa.string())])
     if len(receipts):
         con.register("receipts", pa.table({"email": pc.unique(receipts)}))
-        seed |= _keys(con, "SELECT unique_id FROM base SEMI JOIN receipts USING (email)")
-    # Whole profiles: a profile a new record touches is clustered again with all its records.
-    seeded = identities.filter(pc.is_in(identities["record_key"], value_set=pa.array(list(seed), pa.string())))
-    profiles = pc.unique(seeded["profile_id"])
-    closed = pc.is_in(identities["profile_id"], value_set=profiles)
-    keys = pc.unique(pa.concat_arrays([identities.filter(closed)["record_key"].combine_chunks(),
-                                       pa.array(list(seed), pa.string())]))
-    in_hood = pc.is_in(records["record_key"], value_set=keys)
-    hood_compared = compared.filter(in_hood)
+        core |= _keys(con, "SELECT unique_id FROM base SEMI JOIN receipts USING (email)")
+    neighbours = set().union(*(sharing(rule) for rule in dict.fromkeys(rules))) - core
+    framed = pc.is_in(compared["unique_id"], value_set=pa.array(list(core | neighbours), pa.string()))
     base = Base(
         first_names=known_first_names(pc.unique(records["first_name"]).to_pylist()),
-        term_frequencies=matcher.term_frequencies(compared, frequencies, among=hood_compared),
-        full_name_counts=_counts(compared, "full_name", hood_compared),
+        term_frequencies=matcher.term_frequencies(compared, frequencies, among=fresh),
+        full_name_counts=_counts(compared, "full_name", compared.filter(framed)),
         records=records.num_rows,
-        other_profile_ids=set(pc.unique(identities.filter(pc.invert(closed))["profile_id"]).to_pylist()),
+        other_profile_ids=(),
     )
+    scored = None
+    if probabilistic and len(new):
+        in_core = pc.is_in(records["record_key"], value_set=pa.array(list(core), pa.string()))
+        neighbour_records = records.filter(pc.is_in(records["record_key"],
+                                                    value_set=pa.array(list(neighbours), pa.string())))
+        scored = score_new(python_frame(records.filter(in_core)), set(new.to_pylist()),
+                           python_frame(reviews.filter(_reviews_naming(reviews, pa.array(list(core), pa.string())))),
+                           _neighbour_frame(neighbour_records, reviews, spec, nicknames), spec, model, base)
+        core |= set(scored[0]["left"]) | set(scored[0]["right"])
+    # Whole profiles: a profile a new record touches is clustered again with all its records.
+    seed = pa.array(list(core), pa.string())
+    profiles = pc.unique(identities.filter(pc.is_in(identities["record_key"], value_set=seed))["profile_id"])
+    closed = pc.is_in(identities["profile_id"], value_set=profiles)
+    keys = pc.unique(pa.concat_arrays([identities.filter(closed)["record_key"].combine_chunks(), seed]))
+    base = replace(base, other_profile_ids=set(pc.unique(identities.filter(pc.invert(closed))["profile_id"])
+                                               .to_pylist()))
     review_rows = _reviews_naming(reviews, keys)
     return Neighbourhood(
-        records=records.filter(in_hood), identities=identities.filter(closed),
+        records=records.filter(pc.is_in(records["record_key"], value_set=keys)), identities=identities.filter(closed),
         links=links.filter(pc.is_in(links["left_key"], value_set=keys)),
-        reviews=reviews.filter(review_rows), review_rows=review_rows, facts=naming, base=base, keys=keys)
+        reviews=reviews.filter(review_rows), review_rows=review_rows, facts=naming, base=base, keys=keys,
+        scored=scored)
 
 
 def _counts(compared: pa.Table, column: str, among: pa.Table) -> dict[str, int]:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -318,38 +318,21 @@ def _strength(links: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     return links["rule"].map(priority).fillna(links["match_weight"]).astype(float)
 
 
-def resolve_new(
-    records: pd.DataFrame,
-    new_keys: set[str],
-    previous: pd.DataFrame,
-    previous_links: pd.DataFrame,
-    previous_reviews: pd.DataFrame,
-    spec: IdentitySpec,
-    model: dict[str, Any] | None,
-    run_id: str,
-    now: datetime,
-    facts: Mapping[str, pd.DataFrame] | None = None,
-    fact_links: Mapping[str, list[dict[str, str]]] | None = None,
-    base: Base | None = None,
-) -> Resolution:
-    """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
-    the profiles they touch are clustered again. ``records`` holds the current version of every record, or, with
-    ``base``, of every record in the new ones' neighbourhood (``neighbourhood``); ``previous``, ``previous_links``
-    and ``previous_reviews`` then hold only what concerns them, and so does what is returned.
+@dataclass(frozen=True)
+class _Typing:
+    first_names: pd.Series
+    key_types: KeyTypes  # of the values new records carry
+    new_values: dict[str, set[str]]
+    looked: pd.Series  # the records whose borrowed email was looked at again: new ones and carriers
+    borrowed: pd.Series
+    personal: dict[str, pd.Series]
 
-    Identifiers are typed again only where a new record carries them; elsewhere the last run's types hold (its
-    reviews name the records of every shared or junk identifier). Splink scores new against base and new against
-    new with the trained model, term frequencies from the whole base. The touched profiles are re-clustered from
-    their stored links and the new candidates, strongest first, as a full run would.
-    """
+
+def _type_new(records: pd.DataFrame, is_new: pd.Series, previous_reviews: pd.DataFrame, spec: IdentitySpec,
+              nicknames: dict[str, str], known: Set[str] | None) -> _Typing:
+    """The personal identifiers of ``records``, typing again only the values new records carry (from all their
+    carriers, which ``records`` must hold); the other values keep the last run's types, from its reviews."""
     keys = spec.deterministic_keys
-    if not new_keys:  # nothing arrived: the persons stay as they are
-        return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
-                          previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}), frozenset())
-    nicknames = nicknames_of(spec)
-    records = records.reset_index(drop=True)
-    is_new = records["record_key"].isin(new_keys)
-    known = base.first_names if base else None
     first_names = implied_first_names(records, known)
     # Types of the identifiers new records carry, from every record carrying them.
     new_values = {key: set(records.loc[is_new, key].dropna()) for key in keys}
@@ -374,6 +357,61 @@ def resolve_new(
         stale = records["record_key"].isin(untrusted) & ~records[key].isin(new_values[key])
         personal[key] = personal[key].where(~stale, None)
 
+    return _Typing(first_names, key_types, new_values, looked, borrowed, personal)
+
+
+def score_new(records: pd.DataFrame, new_keys: set[str], previous_reviews: pd.DataFrame, neighbours: pd.DataFrame,
+              spec: IdentitySpec, model: dict[str, Any], base: Base) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Splink's links of the new records (``new_keys``) to the base, and those refused for resting on a common
+    name alone, as ``resolve_new`` over the whole base scores them. ``records``: the new records and every carrier
+    of their identifiers (their types depend on all of them); ``neighbours``: ``model_frame`` rows of the other
+    records that share a blocking key with a new one, their identifiers as the last run typed them."""
+    records = records.reset_index(drop=True)
+    nicknames = nicknames_of(spec)
+    typing = _type_new(records, records["record_key"].isin(new_keys), previous_reviews, spec, nicknames,
+                       base.first_names)
+    frame = matcher.model_frame(records, typing.personal, nicknames)
+    frame = pd.concat([frame, neighbours[frame.columns]], ignore_index=True) if len(neighbours) else frame
+    return probabilistic_links(frame, model, spec, new_keys, base)
+
+
+def resolve_new(
+    records: pd.DataFrame,
+    new_keys: set[str],
+    previous: pd.DataFrame,
+    previous_links: pd.DataFrame,
+    previous_reviews: pd.DataFrame,
+    spec: IdentitySpec,
+    model: dict[str, Any] | None,
+    run_id: str,
+    now: datetime,
+    facts: Mapping[str, pd.DataFrame] | None = None,
+    fact_links: Mapping[str, list[dict[str, str]]] | None = None,
+    base: Base | None = None,
+    scored: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> Resolution:
+    """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
+    the profiles they touch are clustered again. ``records`` holds the current version of every record, or, with
+    ``base``, of every record in the new ones' neighbourhood (``neighbourhood``); ``previous``, ``previous_links``
+    and ``previous_reviews`` then hold only what concerns them, and so does what is returned.
+
+    Identifiers are typed again only where a new record carries them; elsewhere the last run's types hold (its
+    reviews name the records of every shared or junk identifier). Splink scores new against base and new against
+    new with the trained model, term frequencies from the whole base. The touched profiles are re-clustered from
+    their stored links and the new candidates, strongest first, as a full run would. ``scored``: Splink's links
+    and refusals for the new records (``score_new``), when already scored against the whole base.
+    """
+    keys = spec.deterministic_keys
+    if not new_keys:  # nothing arrived: the persons stay as they are
+        return Resolution(previous[COLUMNS], previous_links.rename(columns={"left_key": "left", "right_key": "right"}),
+                          previous_reviews[REVIEW_COLUMNS], KeyTypes({}, {}), frozenset())
+    nicknames = nicknames_of(spec)
+    records = records.reset_index(drop=True)
+    is_new = records["record_key"].isin(new_keys)
+    typing = _type_new(records, is_new, previous_reviews, spec, nicknames, base.first_names if base else None)
+    first_names, key_types, personal = typing.first_names, typing.key_types, typing.personal
+    new_values, looked, borrowed = typing.new_values, typing.looked, typing.borrowed
+
     # Only the values new records carry can link them; the rest of the base keeps its links.
     carrying_new = np.logical_or.reduce([personal[key].isin(set(personal[key][is_new].dropna())) for key in keys]) \
         if keys else np.zeros(len(records), dtype=bool)
@@ -384,10 +422,13 @@ def resolve_new(
     candidates.append(cross_reference_links(naming, fact_links or {}, set(records["record_key"]),
                                             _email_owners(records, personal, receipts)))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
-    if model is not None and spec.probabilistic.enabled:
+    if scored is not None:
+        candidates.append(scored[0])
+        refused_names = scored[1]
+    elif model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal, nicknames)
-        scored, refused_names = probabilistic_links(frame, model, spec, new_keys, base)
-        candidates.append(scored)
+        links, refused_names = probabilistic_links(frame, model, spec, new_keys, base)
+        candidates.append(links)
     fresh = _all_links([c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates])
 
     # The records to cluster again: the new ones and every record of a profile a new link or record touches.

@@ -20,6 +20,7 @@ from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.features.behaviour import compute_declared, compute_features, fact_views
+from cdp.frames import python_frame
 from cdp.identity.changes import profile_changes
 from cdp.identity.neighbourhood import neighbourhood
 from cdp.identity.resolve import RECORD_COLUMNS, Prepared, nicknames_of, prepare, resolve_new, train_matcher
@@ -125,14 +126,6 @@ def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
     return links
 
 
-def _plain(table: pa.Table) -> pd.DataFrame:
-    """A frame whose text columns are Python objects: resolution matches sets of keys against them many times,
-    which pandas does far faster on objects than on Arrow-backed strings."""
-    frame = table.to_pandas()
-    text = [name for name, dtype in frame.dtypes.items() if pd.api.types.is_string_dtype(dtype)]
-    return frame.astype(dict.fromkeys(text, object)) if text else frame
-
-
 def _table(frame: pd.DataFrame, name: str) -> pa.Table:
     schema = TABLES[name].schema
     return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
@@ -154,21 +147,22 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         hood = neighbourhood(inputs["records"], new_keys, inputs["identities"], inputs["identity_links"],
                              inputs["identity_reviews"], {"orders": inputs["orders"]}, fact_links, spec,
                              nicknames_of(spec), model)
-        previous = _plain(hood.identities)
-        resolution = resolve_new(_plain(hood.records), new_keys, previous, _plain(hood.links), _plain(hood.reviews),
-                                 spec, model, ctx.run_id, ctx.now,
-                                 {table: _plain(rows) for table, rows in hood.facts.items()}, fact_links, hood.base)
+        previous = python_frame(hood.identities)
+        resolution = resolve_new(python_frame(hood.records), new_keys, previous, python_frame(hood.links),
+                                 python_frame(hood.reviews), spec, model, ctx.run_id, ctx.now,
+                                 {table: python_frame(rows) for table, rows in hood.facts.items()}, fact_links,
+                                 hood.base, hood.scored)
         outside = {name: inputs[name].filter(pc.invert(hood.holds(inputs[name][column])))
                    for name, column in (("identities", "record_key"), ("identity_links", "left_key"))}
         reviews_outside = inputs["identity_reviews"].filter(pc.invert(hood.review_rows))
     else:
-        records = _plain(inputs["records"])
-        previous = _plain(inputs["identities"])
+        records = python_frame(inputs["records"])
+        previous = python_frame(inputs["identities"])
         prepared = prepare(records, spec)  # typed once for the training it may need and the resolution
         version, model, trained = identity_model(prepared, latest, ctx)
         new_keys = set()
         resolution = link_records(prepared, previous, spec, model, ctx.run_id, ctx.now,
-                                  {"orders": _plain(current_versions(inputs["orders"]))}, fact_links)
+                                  {"orders": python_frame(current_versions(inputs["orders"]))}, fact_links)
         outside = {name: TABLES[name].schema.empty_table() for name in ("identities", "identity_links")}
         reviews_outside = TABLES["identity_reviews"].schema.empty_table()
     linked = resolution.identities
