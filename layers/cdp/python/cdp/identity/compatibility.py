@@ -36,6 +36,8 @@ NICKNAMES: dict[str, str] = {
 @lru_cache(maxsize=1 << 16)
 def fold(name: str) -> str:
     """Lower case, no accents, hyphens and dots as spaces, single spaces: the form names are compared in."""
+    if name.isascii():  # most names: nothing to decompose
+        return " ".join(name.lower().replace("-", " ").replace(".", " ").replace("'", " ").split())
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(plain.replace("-", " ").replace(".", " ").replace("'", " ").split())

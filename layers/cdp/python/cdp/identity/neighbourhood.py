@@ -23,7 +23,8 @@ from cdp.config.identity import IdentitySpec
 from cdp.frames import python_frame
 from cdp.identity import model as matcher
 from cdp.identity.identifiers import JUNK, SHARED, known_first_names
-from cdp.identity.resolve import BORROWED, Base, score_new
+from cdp.identity.resolve import BORROWED, Base, Scored, score_new
+from cdp.identity.stable_ids import candidate_id
 from cdp.lineage import current_versions
 
 
@@ -37,15 +38,11 @@ class Neighbourhood:
     facts: dict[str, pa.Table]  # the current fact rows naming a new record, by a link column or its email
     base: Base
     keys: pa.Array  # its record keys
-    scored: tuple[pd.DataFrame, pd.DataFrame] | None  # Splink's links of the new records, and its refusals
+    scored: Scored | None  # Splink's links of the new records, and what typing their identifiers found
 
     def holds(self, record_keys: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
         """A mask: which of ``record_keys`` are in the neighbourhood."""
         return pc.is_in(record_keys, value_set=self.keys)
-
-
-def _keys(con: Any, query: str) -> set[str]:
-    return set(con.sql(query).to_arrow_table().column(0).to_pylist())
 
 
 def _quoted(column: str) -> str:
@@ -91,6 +88,26 @@ def _reviews_naming(reviews: pa.Table, keys: pa.Array) -> pa.Array:
     hits = pc.is_in(pc.list_flatten(named), value_set=keys)
     rows = pc.unique(pc.filter(pc.list_parent_indices(named), hits))
     return pc.is_in(pa.array(range(reviews.num_rows), pa.int64()), value_set=pc.cast(rows, pa.int64()))
+
+
+class _HeldElsewhere:
+    """The ids of the profiles outside the neighbourhood, asked about without a Python set of a million of them.
+
+    Resolution asks about the ids the neighbourhood's profiles hold (``mine``) and those its new profiles would
+    take, each derived from one of its records (``stable_ids.candidate_id``): these are looked up at once. Any
+    other id is looked up on its own."""
+
+    def __init__(self, ids: pa.ChunkedArray, seeds: pa.Array, mine: pa.Array) -> None:
+        self.ids = ids
+        foreseen = pa.concat_arrays([pa.array([candidate_id(seed) for seed in seeds.to_pylist()], pa.string()),
+                                     mine.cast(pa.string())])
+        self.foreseen = set(foreseen.to_pylist())
+        self.held = set(pc.filter(ids, pc.is_in(ids, value_set=foreseen)).to_pylist())
+
+    def __contains__(self, profile_id: object) -> bool:
+        if profile_id in self.foreseen:
+            return profile_id in self.held
+        return isinstance(profile_id, str) and pc.any(pc.equal(self.ids, profile_id)).as_py() is True
 
 
 def _listed(reviews: pa.Table, kinds: Iterable[str], first_only: bool = False) -> pa.Array:
@@ -143,45 +160,46 @@ def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Tab
     fresh = compared.filter(pc.is_in(compared["unique_id"], value_set=new))
     con.register("fresh", fresh)
 
-    def sharing(rule: tuple[str, ...]) -> set[str]:
+    def sharing(rule: tuple[str, ...]) -> str:
         on = " AND ".join(f"b.{_quoted(c)} = f.{_quoted(c)}" for c in rule)
-        return _keys(con, f"SELECT b.unique_id FROM base b SEMI JOIN fresh f ON {on}")
+        return f"SELECT b.unique_id FROM base b SEMI JOIN fresh f ON {on}"
 
-    core = set(new.to_pylist())
-    for key in spec.deterministic_keys:
-        core |= sharing((key,))
     naming = _naming_facts(con, facts, fact_links)
-    core |= _partners(naming, fact_links)
     receipts = pa.concat_arrays([rows["email"].combine_chunks() for rows in naming.values()
                                  if "email" in rows.column_names] or [pa.array([], pa.string())])
-    if len(receipts):
-        con.register("receipts", pa.table({"email": pc.unique(receipts)}))
-        core |= _keys(con, "SELECT unique_id FROM base SEMI JOIN receipts USING (email)")
-    neighbours = set().union(*(sharing(rule) for rule in dict.fromkeys(rules))) - core
-    framed = pc.is_in(compared["unique_id"], value_set=pa.array(list(core | neighbours), pa.string()))
+    con.register("partners", pa.table({"unique_id": pa.array(sorted(_partners(naming, fact_links)), pa.string())}))
+    con.register("receipts", pa.table({"email": pc.unique(receipts)}))
+    con.execute("CREATE TEMP TABLE core AS " + " UNION ".join([
+        "SELECT unique_id FROM fresh", "SELECT unique_id FROM partners",
+        "SELECT unique_id FROM base SEMI JOIN receipts USING (email)",
+        *(sharing((key,)) for key in spec.deterministic_keys)]))
+    core = con.sql("SELECT unique_id FROM core").to_arrow_table()["unique_id"].combine_chunks()
+    neighbours = con.sql(f"SELECT unique_id FROM ({' UNION '.join(sharing(rule) for rule in dict.fromkeys(rules))}) "
+                         "EXCEPT SELECT unique_id FROM core").to_arrow_table()["unique_id"].combine_chunks() \
+        if rules else pa.array([], pa.string())
+    framed = compared.filter(pc.is_in(compared["unique_id"], value_set=pa.concat_arrays([core, neighbours])))
     base = Base(
         first_names=known_first_names(pc.unique(records["first_name"]).to_pylist()),
         term_frequencies=matcher.term_frequencies(compared, frequencies, among=fresh),
-        full_name_counts=_counts(compared, "full_name", compared.filter(framed)),
+        full_name_counts=_counts(compared, "full_name", framed),
         records=records.num_rows,
         other_profile_ids=(),
     )
     scored = None
     if probabilistic and len(new):
-        in_core = pc.is_in(records["record_key"], value_set=pa.array(list(core), pa.string()))
-        neighbour_records = records.filter(pc.is_in(records["record_key"],
-                                                    value_set=pa.array(list(neighbours), pa.string())))
-        scored = score_new(python_frame(records.filter(in_core)), set(new.to_pylist()),
-                           python_frame(reviews.filter(_reviews_naming(reviews, pa.array(list(core), pa.string())))),
-                           _neighbour_frame(neighbour_records, reviews, spec, nicknames), spec, model, base)
-        core |= set(scored[0]["left"]) | set(scored[0]["right"])
+        scored = score_new(python_frame(records.filter(pc.is_in(records["record_key"], value_set=core))),
+                           set(new.to_pylist()), python_frame(reviews.filter(_reviews_naming(reviews, core))),
+                           _neighbour_frame(records.filter(pc.is_in(records["record_key"], value_set=neighbours)),
+                                            reviews, spec, nicknames), spec, model, base)
+        reached = pa.array(sorted(set(scored.links["left"]) | set(scored.links["right"])), pa.string())
+        core = pa.concat_arrays([core, reached])
     # Whole profiles: a profile a new record touches is clustered again with all its records.
-    seed = pa.array(list(core), pa.string())
+    seed = pc.unique(core)
     profiles = pc.unique(identities.filter(pc.is_in(identities["record_key"], value_set=seed))["profile_id"])
     closed = pc.is_in(identities["profile_id"], value_set=profiles)
     keys = pc.unique(pa.concat_arrays([identities.filter(closed)["record_key"].combine_chunks(), seed]))
-    base = replace(base, other_profile_ids=set(pc.unique(identities.filter(pc.invert(closed))["profile_id"])
-                                               .to_pylist()))
+    base = replace(base, other_profile_ids=_HeldElsewhere(pc.filter(identities["profile_id"], pc.invert(closed)), keys,
+                                                                profiles))
     review_rows = _reviews_naming(reviews, keys)
     return Neighbourhood(
         records=records.filter(pc.is_in(records["record_key"], value_set=keys)), identities=identities.filter(closed),

@@ -328,26 +328,43 @@ class _Typing:
     personal: dict[str, pd.Series]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Splink's links of new records to the base, those refused for resting on a common name alone, and what
+    typing the new records' identifiers found (it depends only on their carriers: computed once)."""
+
+    links: pd.DataFrame
+    refused: pd.DataFrame
+    key_types: KeyTypes  # of the values new records carry
+    borrowed: frozenset[str]  # the new records and carriers whose email spells another person's first name
+
+
 def _type_new(records: pd.DataFrame, is_new: pd.Series, previous_reviews: pd.DataFrame, spec: IdentitySpec,
-              nicknames: dict[str, str], known: Set[str] | None) -> _Typing:
+              nicknames: dict[str, str], known: Set[str] | None, typed: Scored | None = None) -> _Typing:
     """The personal identifiers of ``records``, typing again only the values new records carry (from all their
-    carriers, which ``records`` must hold); the other values keep the last run's types, from its reviews."""
+    carriers, which ``records`` must hold, unless ``typed`` gives what that found); the other values keep the last
+    run's types, from its reviews."""
     keys = spec.deterministic_keys
     first_names = implied_first_names(records, known)
     # Types of the identifiers new records carry, from every record carrying them.
     new_values = {key: set(records.loc[is_new, key].dropna()) for key in keys}
     carriers = records[np.logical_or.reduce([records[key].isin(new_values[key]) for key in keys])] if keys \
         else records.iloc[0:0]
-    fresh_types = type_identifiers(carriers, keys, junk_values=spec.junk_values, max_people=spec.max_people_per_key,
-                                   nicknames=nicknames, first_names=first_names.loc[carriers.index])
-    key_types = KeyTypes({k: {v: kind for v, kind in fresh_types.kinds.get(k, {}).items() if v in new_values[k]}
-                          for k in keys},
-                         {k: {v: why for v, why in fresh_types.reasons.get(k, {}).items() if v in new_values[k]}
-                          for k in keys})
+    if typed is None:
+        fresh_types = type_identifiers(carriers, keys, junk_values=spec.junk_values,
+                                       max_people=spec.max_people_per_key, nicknames=nicknames,
+                                       first_names=first_names.loc[carriers.index])
+        key_types = KeyTypes({k: {v: kind for v, kind in fresh_types.kinds.get(k, {}).items() if v in new_values[k]}
+                              for k in keys},
+                             {k: {v: why for v, why in fresh_types.reasons.get(k, {}).items() if v in new_values[k]}
+                              for k in keys})
+    else:
+        key_types = typed.key_types
     # Whether an address is borrowed is looked at again for the new records and the carriers of their identifiers;
     # the others keep the last run's answer.
     looked = is_new | records.index.isin(carriers.index)
-    borrowed = borrowed_emails(records, first_names, nicknames, only=looked, known=known)
+    borrowed = borrowed_emails(records, first_names, nicknames, only=looked, known=known) if typed is None \
+        else looked & records["record_key"].isin(typed.borrowed)
     before = {keys_[0] for keys_ in previous_reviews.loc[previous_reviews["kind"] == BORROWED, "record_keys"]}
     borrowed |= ~looked & records["record_key"].isin(before)
     personal = personal_values(records, key_types, keys, borrowed)
@@ -361,7 +378,7 @@ def _type_new(records: pd.DataFrame, is_new: pd.Series, previous_reviews: pd.Dat
 
 
 def score_new(records: pd.DataFrame, new_keys: set[str], previous_reviews: pd.DataFrame, neighbours: pd.DataFrame,
-              spec: IdentitySpec, model: dict[str, Any], base: Base) -> tuple[pd.DataFrame, pd.DataFrame]:
+              spec: IdentitySpec, model: dict[str, Any], base: Base) -> Scored:
     """Splink's links of the new records (``new_keys``) to the base, and those refused for resting on a common
     name alone, as ``resolve_new`` over the whole base scores them. ``records``: the new records and every carrier
     of their identifiers (their types depend on all of them); ``neighbours``: ``model_frame`` rows of the other
@@ -372,7 +389,9 @@ def score_new(records: pd.DataFrame, new_keys: set[str], previous_reviews: pd.Da
                        base.first_names)
     frame = matcher.model_frame(records, typing.personal, nicknames)
     frame = pd.concat([frame, neighbours[frame.columns]], ignore_index=True) if len(neighbours) else frame
-    return probabilistic_links(frame, model, spec, new_keys, base)
+    links, refused = probabilistic_links(frame, model, spec, new_keys, base)
+    borrowed = frozenset(records.loc[typing.borrowed & typing.looked, "record_key"])
+    return Scored(links, refused, typing.key_types, borrowed)
 
 
 def resolve_new(
@@ -388,7 +407,7 @@ def resolve_new(
     facts: Mapping[str, pd.DataFrame] | None = None,
     fact_links: Mapping[str, list[dict[str, str]]] | None = None,
     base: Base | None = None,
-    scored: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    scored: Scored | None = None,
 ) -> Resolution:
     """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
     the profiles they touch are clustered again. ``records`` holds the current version of every record, or, with
@@ -398,8 +417,8 @@ def resolve_new(
     Identifiers are typed again only where a new record carries them; elsewhere the last run's types hold (its
     reviews name the records of every shared or junk identifier). Splink scores new against base and new against
     new with the trained model, term frequencies from the whole base. The touched profiles are re-clustered from
-    their stored links and the new candidates, strongest first, as a full run would. ``scored``: Splink's links
-    and refusals for the new records (``score_new``), when already scored against the whole base.
+    their stored links and the new candidates, strongest first, as a full run would. ``scored``: what
+    ``score_new`` found for the new records against the whole base, when it ran first.
     """
     keys = spec.deterministic_keys
     if not new_keys:  # nothing arrived: the persons stay as they are
@@ -408,7 +427,8 @@ def resolve_new(
     nicknames = nicknames_of(spec)
     records = records.reset_index(drop=True)
     is_new = records["record_key"].isin(new_keys)
-    typing = _type_new(records, is_new, previous_reviews, spec, nicknames, base.first_names if base else None)
+    typing = _type_new(records, is_new, previous_reviews, spec, nicknames, base.first_names if base else None,
+                       scored)
     first_names, key_types, personal = typing.first_names, typing.key_types, typing.personal
     new_values, looked, borrowed = typing.new_values, typing.looked, typing.borrowed
 
@@ -423,8 +443,8 @@ def resolve_new(
                                             _email_owners(records, personal, receipts)))
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if scored is not None:
-        candidates.append(scored[0])
-        refused_names = scored[1]
+        candidates.append(scored.links)
+        refused_names = scored.refused
     elif model is not None and spec.probabilistic.enabled:
         frame = matcher.model_frame(records, personal, nicknames)
         links, refused_names = probabilistic_links(frame, model, spec, new_keys, base)

@@ -21,10 +21,15 @@ class _Taken:
         self.given.add(profile_id)
 
 
+def candidate_id(seed: str, salt: int = 0) -> str:
+    """The id a new profile seeded by the record ``seed`` takes, unless taken (then the next salt's)."""
+    return "P" + hashlib.sha256(f"{seed}#{salt}".encode()).hexdigest()[:15].upper()
+
+
 def _new_profile_id(seed: str, taken: _Taken) -> str:
     salt = 0
     while True:
-        candidate = "P" + hashlib.sha256(f"{seed}#{salt}".encode()).hexdigest()[:15].upper()
+        candidate = candidate_id(seed, salt)
         if candidate not in taken:
             return candidate
         salt += 1
