@@ -24,8 +24,12 @@ def current_versions(rows: pa.Table) -> pa.Table:
         return rows
     con = sql.connect()
     con.register("versions", rows)
-    current = con.sql(
-        "SELECT * FROM versions QUALIFY row_number() OVER "
-        f"(PARTITION BY record_key ORDER BY {version_order(rows.schema.names)}) = 1 ORDER BY record_key"
-    ).to_arrow_table()
+    # Most keys have one version: only the others go through the window, which costs far more than a grouping.
+    current = con.sql(f"""
+        WITH repeated AS (SELECT record_key FROM versions GROUP BY record_key HAVING count(*) > 1)
+        SELECT * FROM versions ANTI JOIN repeated USING (record_key)
+        UNION ALL
+        SELECT * FROM (SELECT * FROM versions SEMI JOIN repeated USING (record_key))
+        QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY {version_order(rows.schema.names)}) = 1
+        ORDER BY record_key""").to_arrow_table()
     return current.cast(rows.schema)
