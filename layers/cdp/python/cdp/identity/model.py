@@ -160,7 +160,7 @@ def settings(spec: ProbabilisticSpec) -> Any:
     )
 
 
-def _linker(frame: pd.DataFrame, model: Any) -> tuple[Any, Any]:
+def _linker(frame: pd.DataFrame | pa.Table, model: Any) -> tuple[Any, Any]:
     """A Splink linker over ``frame`` on a DuckDB of its own, and that database (to register more tables)."""
     from splink import DuckDBAPI, Linker
 
@@ -202,7 +202,7 @@ def term_frequency_columns(model: dict[str, Any]) -> list[str]:
                    for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")})
 
 
-def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
+def predict(frame: pd.DataFrame | pa.Table, model: dict[str, Any], threshold: float,
             new: set[str] | None = None, base_frequencies: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Scored pairs at or above ``threshold``: both keys, match weight and probability, and each comparison's
     contribution (its match weight, with the term-frequency adjustment).
@@ -210,7 +210,7 @@ def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
     With ``new`` (record keys), only pairs with at least one new record are scored: new against the rest of
     ``frame`` and new against new, blocked the same way, with term frequencies taken from the whole base (the
     ``base_frequencies`` of ``term_frequencies``, when ``frame`` is only the new records' neighbourhood), so that
-    a pair scores exactly as a full run would score it.
+    a pair scores exactly as a full run would score it. An Arrow ``frame`` reaches DuckDB without a copy.
     """
     # Only what the links keep: the pairs' compared values would double the output (models saved before asked
     # for them).
@@ -225,9 +225,14 @@ def predict(frame: pd.DataFrame, model: dict[str, Any], threshold: float,
         else:
             lookup = db_api.register(base_frequencies[column], dataset_display_name=f"base_tf_{column}")
             linker.table_management.register_term_frequency_lookup(lookup, column)
-    is_new = frame["unique_id"].isin(new)
-    new_records = db_api.register(frame[is_new], dataset_display_name="new_records")
-    base = db_api.register(frame[~is_new], dataset_display_name="base_records")
+    if isinstance(frame, pa.Table):
+        is_new = pc.is_in(frame["unique_id"], value_set=pa.array(sorted(new), pa.string()))
+        new_part, base_part = frame.filter(is_new), frame.filter(pc.invert(is_new))
+    else:
+        is_new = frame["unique_id"].isin(new)
+        new_part, base_part = frame[is_new], frame[~is_new]
+    new_records = db_api.register(new_part, dataset_display_name="new_records")
+    base = db_api.register(base_part, dataset_display_name="base_records")
     between = linker.inference.predict_between(new_records, base, threshold_match_probability=threshold)
     within = linker.inference.predict_within(new_records, threshold_match_probability=threshold)
     return pd.concat([_scored(between.as_pandas_dataframe(), splink_model),

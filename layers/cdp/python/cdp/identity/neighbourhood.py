@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -117,23 +116,22 @@ def _listed(reviews: pa.Table, kinds: Iterable[str], first_only: bool = False) -
     return pc.list_element(named, 0) if first_only else pc.list_flatten(named)
 
 
-def _neighbour_frame(records: pa.Table, reviews: pa.Table, spec: IdentitySpec,
-                     nicknames: Mapping[str, str]) -> pd.DataFrame:
+def _neighbour_frame(records: pa.Table, reviews: pa.Table, spec: IdentitySpec, nicknames: Mapping[str, str]
+                     ) -> pa.Table:
     """``model_frame`` rows of records that carry none of the new records' identifiers: their identifiers keep the
     last run's types (``resolve._type_new`` for a record it does not look at again), so an identifier is personal
     unless a review lists the record as carrying it shared or junk, or its email as borrowed."""
-    compared = matcher.compared_values(records, nicknames)
-    frame = {name: compared[name].to_numpy() for name in compared.column_names}
+    frame = matcher.compared_values(records, nicknames)
     for key in ("email", "phone"):
         if key not in spec.deterministic_keys:
-            frame[key] = None
+            frame = frame.append_column(key, pa.nulls(len(records), pa.string()))
             continue
         distrusted = _listed(reviews, [f"{SHARED}_{key}", f"{JUNK}_{key}"])
         if key == "email":
             distrusted = pa.concat_arrays([distrusted, _listed(reviews, [BORROWED], first_only=True)])
-        personal = pc.if_else(pc.is_in(records["record_key"], value_set=distrusted), None, records[key])
-        frame[key] = personal.to_numpy()
-    return pd.DataFrame(frame)
+        frame = frame.append_column(key, pc.if_else(pc.is_in(records["record_key"], value_set=distrusted), None,
+                                                    records[key]))
+    return frame
 
 
 def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Table, links: pa.Table,

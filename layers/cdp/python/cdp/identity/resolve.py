@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cdp.config.identity import IdentitySpec
 from cdp.identity import model as matcher
@@ -179,7 +180,7 @@ def _name_only(contributions: pd.Series, name_columns: set[str]) -> pd.Series:
     return contributions.map(only_names)
 
 
-def probabilistic_links(frame: pd.DataFrame, model: dict[str, Any], spec: IdentitySpec,
+def probabilistic_links(frame: pd.DataFrame | pa.Table, model: dict[str, Any], spec: IdentitySpec,
                         new: set[str] | None = None, base: Base | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Links Splink scores at or above the threshold (only pairs with a ``new`` record, when given); and those
     refused for resting on a common name alone. ``base``: the whole base, when ``frame`` is a neighbourhood."""
@@ -190,10 +191,11 @@ def probabilistic_links(frame: pd.DataFrame, model: dict[str, Any], spec: Identi
         return empty, empty.assign(reason=None)
     name_columns = {c["output_column_name"] for c in model["comparisons"]
                     if set(c.get("output_column_name", "").split("_")) & {"first", "last", "name"}}
-    names = frame["full_name"]
+    names, ids = (pd.Series(frame[c].to_numpy(), dtype=object) if isinstance(frame, pa.Table) else frame[c]
+                  for c in ("full_name", "unique_id"))
     counts = names.map(base.full_name_counts if base else names.value_counts())
     limit = max(2, int(spec.probabilistic.name_only_max_share * (base.records if base else len(frame))))
-    common = set(frame.loc[counts > limit, "unique_id"])
+    common = set(ids[counts > limit])
     suspicious = _name_only(scored["contributions"], name_columns) & (
         scored["left"].isin(common) | scored["right"].isin(common))
     links = scored.assign(rule=PROBABILISTIC, score=scored["match_probability"], strength=scored["match_weight"])
@@ -377,18 +379,21 @@ def _type_new(records: pd.DataFrame, is_new: pd.Series, previous_reviews: pd.Dat
     return _Typing(first_names, key_types, new_values, looked, borrowed, personal)
 
 
-def score_new(records: pd.DataFrame, new_keys: set[str], previous_reviews: pd.DataFrame, neighbours: pd.DataFrame,
+def score_new(records: pd.DataFrame, new_keys: set[str], previous_reviews: pd.DataFrame, neighbours: pa.Table,
               spec: IdentitySpec, model: dict[str, Any], base: Base) -> Scored:
     """Splink's links of the new records (``new_keys``) to the base, and those refused for resting on a common
     name alone, as ``resolve_new`` over the whole base scores them. ``records``: the new records and every carrier
-    of their identifiers (their types depend on all of them); ``neighbours``: ``model_frame`` rows of the other
-    records that share a blocking key with a new one, their identifiers as the last run typed them."""
+    of their identifiers (their types depend on all of them); ``neighbours``: ``model_frame`` rows (in Arrow) of the
+    other records that share a blocking key with a new one, their identifiers as the last run typed them."""
     records = records.reset_index(drop=True)
     nicknames = nicknames_of(spec)
     typing = _type_new(records, records["record_key"].isin(new_keys), previous_reviews, spec, nicknames,
                        base.first_names)
     frame = matcher.model_frame(records, typing.personal, nicknames)
-    frame = pd.concat([frame, neighbours[frame.columns]], ignore_index=True) if len(neighbours) else frame
+    # In Arrow: DuckDB reads it without a copy, where a frame of Python strings is converted value by value.
+    schema = pa.schema([(name, pa.string()) for name in frame.columns])
+    frame = pa.concat_tables([pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
+                              neighbours.select(schema.names).cast(schema)])
     links, refused = probabilistic_links(frame, model, spec, new_keys, base)
     borrowed = frozenset(records.loc[typing.borrowed & typing.looked, "record_key"])
     return Scored(links, refused, typing.key_types, borrowed)
