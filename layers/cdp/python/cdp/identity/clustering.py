@@ -44,12 +44,17 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
     keys = records["record_key"].tolist()
     index = {key: i for i, key in enumerate(keys)}
     parent = list(range(len(keys)))
-    groups: dict[int, _Group] = {}
     # Plain lists: iterating Arrow-backed pandas columns value by value is many times slower.
     columns = {column: records[column].tolist() for column in ("first_name", "last_name", "birth_date",
                                                                 *identifier_columns)}
-    for i in range(len(keys)):
-        group = _Group()
+    groups: dict[int, _Group] = {}
+
+    def group_of(i: int) -> _Group:
+        """The group a root stands for; a record no link reaches needs none, so each is made when first asked."""
+        group = groups.get(i)
+        if group is not None:
+            return group
+        group = groups[i] = _Group()
         first, last = columns["first_name"][i], columns["last_name"][i]
         first = first if isinstance(first, str) and first else None
         last = last if isinstance(last, str) and last else None
@@ -62,7 +67,7 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
             value = columns[column][i]
             if isinstance(value, str) and value:
                 group.identifiers.setdefault(column, set()).add(value)
-        groups[i] = group
+        return group
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -76,7 +81,7 @@ def cluster(records: pd.DataFrame, links: pd.DataFrame, identifier_columns: tupl
         a, b = find(index[link[0]]), find(index[link[1]])
         if a == b:
             continue
-        ga, gb = groups[a], groups[b]
+        ga, gb = group_of(a), group_of(b)
         reason = groups_compatible(ga.names, gb.names, ga.births, gb.births, nicknames)
         if reason is None:
             for column in identifier_columns:

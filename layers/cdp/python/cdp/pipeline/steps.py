@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdp import sql
 from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
@@ -131,6 +132,13 @@ def _table(frame: pd.DataFrame, name: str) -> pa.Table:
     return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
 
 
+def _profiles(identities: pa.Table) -> int:
+    """How many profiles: counted by DuckDB, many times faster than Arrow's hashing of a million strings."""
+    con = sql.connect()
+    con.register("identities", identities.select(["profile_id"]))
+    return int(con.sql("SELECT count(DISTINCT profile_id) FROM identities").fetchall()[0][0])
+
+
 def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     spec = ctx.config.identity
     enabled = spec.probabilistic.enabled
@@ -188,7 +196,7 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         "identity_changes": _table(changes, "identity_changes"),
         "identity_links": all_links,
         "identity_reviews": all_reviews,
-    }, {"records": identities.num_rows, "profiles": pc.count_distinct(identities["profile_id"]).as_py(),
+    }, {"records": identities.num_rows, "profiles": _profiles(identities),
         "relinked": relinked, "mode": "incremental" if incremental else "full",
         "compared": len(new_keys) if incremental else len(linked),
         **({"neighbourhood": len(hood.keys)} if incremental else {}),
