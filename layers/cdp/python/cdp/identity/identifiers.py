@@ -173,6 +173,12 @@ def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_value
             kinds[key][value], reasons[key][value] = JUNK, reason
         values = records[key]
         repeated = present & values.duplicated(keep=False) & ~values.isin(list(kinds[key]))
+        # Carriers that agree on every name and birth date they give are one person: most repeated values (a
+        # person's email on their card and their account) need no pairwise look.
+        spread = pd.DataFrame({"value": values[repeated], "first": first_names[repeated],
+                               "last": records.loc[repeated, "last_name"],
+                               "birth": records.loc[repeated, "birth_date"]}).groupby("value").nunique()
+        alike = set(spread.index[(spread <= 1).all(axis=1)])
         # Walk the carriers of each repeated value in one sorted pass: plain lists, no frame per group.
         order = values[repeated].sort_values(kind="stable").index
         carried = values[order].tolist()
@@ -184,7 +190,8 @@ def type_identifiers(records: pd.DataFrame, keys: tuple[str, ...], *, junk_value
             while end < len(carried) and carried[end] == carried[start]:
                 end += 1
             value = carried[start]
-            people, why_shared = _distinct_people(firsts[start:end], lasts[start:end], births[start:end], nicknames)
+            people, why_shared = (1, "") if value in alike else \
+                _distinct_people(firsts[start:end], lasts[start:end], births[start:end], nicknames)
             if people > max_people:
                 kinds[key][value], reasons[key][value] = JUNK, f"carried by {people} different people"
             elif people > 1:

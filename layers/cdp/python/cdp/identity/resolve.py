@@ -454,7 +454,8 @@ def resolve_new(
         frame = matcher.model_frame(records, personal, nicknames)
         links, refused_names = probabilistic_links(frame, model, spec, new_keys, base)
         candidates.append(links)
-    fresh = _all_links([c[c["left"].isin(new_keys) | c["right"].isin(new_keys)] for c in candidates])
+    fresh = _all_links([c[c["left"].astype(object).isin(new_keys) | c["right"].astype(object).isin(new_keys)]
+                        for c in candidates])
 
     # The records to cluster again: the new ones and every record of a profile a new link or record touches.
     profile_of = previous.set_index("record_key")["profile_id"]
@@ -492,7 +493,7 @@ def resolve_new(
         # A value is typed again when its first record now carries another value or a new record carries it (its
         # first record is then among ``records``, being one of its carriers).
         of_key = kinds.isin([f"{SHARED}_{key}", f"{JUNK}_{key}"]) & firsts.isin(value_of.index)
-        carried = firsts[of_key].map(value_of[key])
+        carried = firsts[of_key].map(value_of[key]).astype(object)
         typed_again[of_key] = carried.isna() | carried.isin(new_values[key])
     kept_reviews = previous_reviews[~(refused_stale | borrowed_stale | typed_again)]
     reviews = pd.concat([kept_reviews[REVIEW_COLUMNS],
