@@ -8,7 +8,6 @@ records in ``pipeline_runs`` the snapshot of each input it consumed: where the n
 from __future__ import annotations
 
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +19,6 @@ from cdp.pipeline.steps import Read, Step, StepContext, Write, step_named
 from cdp.ports import TableStore
 from cdp.sql import literal
 from cdp.tables import TABLES
-
-
-READERS = 4
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -77,13 +73,10 @@ def run_step(name: str, store: TableStore, ctx: StepContext) -> dict[str, Any]:
     step = step_named(name)
     inputs: dict[str, pa.Table] = {}
     consumed = []
-    # The inputs are read side by side: decoding Parquet leaves Python's lock, so a second core is not idle.
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        results = list(pool.map(lambda read: _read(store, step, read), step.reads))
-    for read, (rows, snapshot) in zip(step.reads, results, strict=True):
-        inputs[read.input] = rows
+    for read in step.reads:
+        inputs[read.input], snapshot = _read(store, step, read)
         consumed.append({"run_id": ctx.run_id, "step": step.name, "table_name": read.table, "snapshot_id": snapshot,
-                         "rows_read": rows.num_rows, "incremental": read.rows == "new"})
+                         "rows_read": inputs[read.input].num_rows, "incremental": read.rows == "new"})
     output = step.function(inputs, ctx)
     undeclared = set(output.writes) - {write.table for write in step.writes}
     if undeclared:
