@@ -18,18 +18,23 @@ def version_order(columns: list[str] | tuple[str, ...]) -> str:
     return ", ".join(keys + ["ingested_at DESC", "row_number DESC"])
 
 
-def current_versions(rows: pa.Table) -> pa.Table:
-    """One row per ``record_key``: its current version, in the table's own schema."""
+def current_versions(rows: pa.Table, ordered: bool = True) -> pa.Table:
+    """One row per ``record_key``: its current version, in the table's own schema; in ``record_key`` order unless
+    ``ordered`` is False (then a table whose keys each have one version comes back as it is, without a copy)."""
     if rows.num_rows == 0:
         return rows
     con = sql.connect()
-    con.register("versions", rows)
+    con.register("versions", rows.select(["record_key"]))
     # Most keys have one version: only the others go through the window, which costs far more than a grouping.
+    repeated = con.sql("SELECT record_key FROM versions GROUP BY record_key HAVING count(*) > 1").to_arrow_table()
+    if repeated.num_rows == 0 and not ordered:
+        return rows
+    con.register("versions", rows)
+    con.register("repeated", repeated)
     current = con.sql(f"""
-        WITH repeated AS (SELECT record_key FROM versions GROUP BY record_key HAVING count(*) > 1)
         SELECT * FROM versions ANTI JOIN repeated USING (record_key)
         UNION ALL
         SELECT * FROM (SELECT * FROM versions SEMI JOIN repeated USING (record_key))
         QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY {version_order(rows.schema.names)}) = 1
-        ORDER BY record_key""").to_arrow_table()
+        {"ORDER BY record_key" if ordered else ""}""").to_arrow_table()
     return current.cast(rows.schema)

@@ -109,6 +109,11 @@ class _HeldElsewhere:
         return isinstance(profile_id, str) and pc.any(pc.equal(self.ids, profile_id)).as_py() is True
 
 
+def _in_key_order(records: pa.Table) -> pa.Table:
+    """Resolution breaks ties by record order: the neighbourhood's records come in the order a full run sees."""
+    return records.sort_by("record_key")
+
+
 def _listed(reviews: pa.Table, kinds: Iterable[str], first_only: bool = False) -> pa.Array:
     """The record keys the reviews of ``kinds`` name (only their first one, with ``first_only``)."""
     rows = reviews.filter(pc.is_in(reviews["kind"], value_set=pa.array(list(kinds), pa.string())))
@@ -137,8 +142,8 @@ def _neighbour_frame(records: pa.Table, reviews: pa.Table, spec: IdentitySpec, n
 def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Table, links: pa.Table,
                   reviews: pa.Table, facts: Mapping[str, pa.Table], fact_links: Mapping[str, list[dict[str, str]]],
                   spec: IdentitySpec, nicknames: Mapping[str, str], model: dict[str, Any] | None) -> Neighbourhood:
-    """``records``: the current version of every record; ``facts``: every version of the fact tables' rows (link
-    columns and email); ``identities``, ``links`` and ``reviews``: as the last run left them.
+    """``records``: the current version of every record, in any order; ``facts``: every version of the fact
+    tables' rows (link columns and email); ``identities``, ``links`` and ``reviews``: as the last run left them.
 
     First the records whose part does not depend on any score: the new ones, the carriers of their identifiers
     (an identifier is typed from all its carriers), the records an order naming a new one cross-references. Splink
@@ -185,7 +190,8 @@ def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Tab
     )
     scored = None
     if probabilistic and len(new):
-        scored = score_new(python_frame(records.filter(pc.is_in(records["record_key"], value_set=core))),
+        in_core = pc.is_in(records["record_key"], value_set=core)
+        scored = score_new(python_frame(_in_key_order(records.filter(in_core))),
                            set(new.to_pylist()), python_frame(reviews.filter(_reviews_naming(reviews, core))),
                            _neighbour_frame(records.filter(pc.is_in(records["record_key"], value_set=neighbours)),
                                             reviews, spec, nicknames), spec, model, base)
@@ -200,7 +206,8 @@ def neighbourhood(records: pa.Table, new_keys: Iterable[str], identities: pa.Tab
                                                                 profiles))
     review_rows = _reviews_naming(reviews, keys)
     return Neighbourhood(
-        records=records.filter(pc.is_in(records["record_key"], value_set=keys)), identities=identities.filter(closed),
+        records=_in_key_order(records.filter(pc.is_in(records["record_key"], value_set=keys))),
+        identities=identities.filter(closed),
         links=links.filter(pc.is_in(links["left_key"], value_set=keys)),
         reviews=reviews.filter(review_rows), review_rows=review_rows, facts=naming, base=base, keys=keys,
         scored=scored)

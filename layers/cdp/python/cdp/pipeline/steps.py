@@ -143,16 +143,21 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     spec = ctx.config.identity
     enabled = spec.probabilistic.enabled
     latest = ctx.models.latest(IDENTITY_MODEL) if enabled else None
+    rebuild = ctx.full_resolution or inputs["identities"].num_rows == 0
+    # In record_key order for a full run, which breaks ties by it; an incremental one orders its neighbourhood.
+    records = current_versions(inputs["records"], ordered=rebuild)
     # A model trained now was trained on the whole base: resolve it all with that model, not only what is new.
-    will_train = enabled and latest is None and inputs["records"].num_rows >= MIN_RECORDS_TO_TRAIN
-    incremental = not (ctx.full_resolution or inputs["identities"].num_rows == 0 or will_train)
+    will_train = enabled and latest is None and records.num_rows >= MIN_RECORDS_TO_TRAIN
+    incremental = not (rebuild or will_train)
+    if will_train and not rebuild:
+        records = records.sort_by("record_key")
     fact_links = _fact_links(ctx.config)
     if incremental:
         # Never trains: a base without a model is resolved in full (``will_train``) or has too few records.
         version, model, trained = (*latest, False) if latest else (None, None, False)
         new_keys = set(inputs["new_records"]["record_key"].to_pylist())
         # Only the new records' neighbourhood is read into Python; the rest of each table is carried over.
-        hood = neighbourhood(inputs["records"], new_keys, inputs["identities"], inputs["identity_links"],
+        hood = neighbourhood(records, new_keys, inputs["identities"], inputs["identity_links"],
                              inputs["identity_reviews"], {"orders": inputs["orders"]}, fact_links, spec,
                              nicknames_of(spec), model)
         previous = python_frame(hood.identities)
@@ -164,9 +169,8 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
                    for name, column in (("identities", "record_key"), ("identity_links", "left_key"))}
         reviews_outside = inputs["identity_reviews"].filter(pc.invert(hood.review_rows))
     else:
-        records = python_frame(inputs["records"])
         previous = python_frame(inputs["identities"])
-        prepared = prepare(records, spec)  # typed once for the training it may need and the resolution
+        prepared = prepare(python_frame(records), spec)  # typed once for the training it may need and the resolution
         version, model, trained = identity_model(prepared, latest, ctx)
         new_keys = set()
         resolution = link_records(prepared, previous, spec, model, ctx.run_id, ctx.now,
@@ -339,7 +343,8 @@ def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 STEPS: tuple[Step, ...] = (
     Step("resolve", "Link records into persons (personal keys, cross-references, Splink's model, guarded "
          "clusters); keep profile ids stable.", resolve,
-         (Read("records", "current", columns=RECORD_COLUMNS),
+         # Every version: the step picks the current ones (a large base in no particular order, when incremental).
+        (Read("records", columns=RECORD_COLUMNS),
           Read("records", "new", name="new_records", columns=("record_key",)), Read("identities"),
           Read("identity_links"), Read("identity_reviews"),
           # Every version: an incremental run looks only at the orders naming a new record, then at their current
