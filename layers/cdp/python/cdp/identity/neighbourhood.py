@@ -55,7 +55,9 @@ def _naming_facts(con: Any, facts: Mapping[str, pa.Table], fact_links: Mapping[s
     name no one new while an older one did, and the other way round."""
     naming = {}
     for table, rows in facts.items():
-        conditions = [f"{sql.literal(target + ':')} || {_quoted(column)} IN (SELECT unique_id FROM fresh)"
+        # The new keys lose their source's prefix rather than millions of fact values gaining it.
+        conditions = [f"{_quoted(column)} IN (SELECT substr(unique_id, {len(target) + 2}) FROM fresh "
+                      f"WHERE starts_with(unique_id, {sql.literal(target + ':')}))"
                       for links in fact_links.get(table, []) for column, target in links.items()]
         if "email" in rows.column_names:
             conditions.append("email IN (SELECT email FROM fresh)")
