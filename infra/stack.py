@@ -91,7 +91,7 @@ class CdpStack(Stack):
             catalog.grant_read_write(function)
             if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
-        Observability(self, "Observability", key=storage.messaging_key, email=alarm_email,
+        Observability(self, "Observability", key=storage.messaging_key, alerts=config.alerts, email=alarm_email,
                       alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self), *pipeline.alarms, *training.alarms, *large_files.alarms,
                               starter.dead_letter_alarm, *integrations.dead_letter_alarms,
                               *activation.dead_letter_alarms])

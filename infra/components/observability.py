@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -11,6 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from cdp.config.alerts import AlertsSpec
 
 
 def function_alarms(scope: Construct) -> list[cloudwatch.Alarm]:
@@ -33,7 +35,8 @@ def function_alarms(scope: Construct) -> list[cloudwatch.Alarm]:
 
 class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, alarms: list[cloudwatch.Alarm],
-                 email: str | None) -> None:
+                 alerts: AlertsSpec, email: str | None = None) -> None:
+        """``alerts``: the config's subscribers; ``email``: one more address (the ``alarm_email`` context)."""
         super().__init__(scope, construct_id)
         # CloudWatch publishes alarms to the encrypted topic with the platform's key.
         key.add_to_resource_policy(iam.PolicyStatement(
@@ -41,8 +44,17 @@ class Observability(Construct):
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
         ))
         self.topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="CDP alarms")
-        if email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        emails = dict.fromkeys([*alerts.emails, *([email] if email else [])])
+        for address in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        for url in alerts.https:
+            self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
+        for number in alerts.sms:
+            self.topic.add_subscription(subscriptions.SmsSubscription(number))
+        if not (emails or alerts.https or alerts.sms):
+            Annotations.of(self).add_warning_v2(
+                "cdp:alarms-reach-no-one", "The alarm topic has no subscriber: alarms will reach no one. Name "
+                "subscribers under alerts: in the config (emails, https, sms) or pass -c alarm_email=ADDRESS.")
         for alarm in alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
         dashboard = cloudwatch.Dashboard(self, "Dashboard")

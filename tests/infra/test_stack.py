@@ -324,3 +324,46 @@ def test_every_function_alarms_on_errors_and_throttles_and_the_landing_backlog_i
     assert functions and set(watched) == functions
     assert all(names == {"Errors", "Throttles"} for names in watched.values())
     assert any(a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage" for a in alarms)
+
+
+def test_alarms_reach_the_subscribers_the_config_names(synthesized) -> None:
+    (topic,) = [name for name, topic in resources(synthesized, "AWS::SNS::Topic").items()
+                if topic["Properties"].get("DisplayName") == "CDP alarms"]
+    subscribed = {(s["Properties"]["Protocol"], s["Properties"]["Endpoint"])
+                  for s in resources(synthesized, "AWS::SNS::Subscription").values()
+                  if s["Properties"]["TopicArn"] == {"Ref": topic}}
+    assert subscribed and subscribed == {("email", address)
+                                         for address in load_config(example_config_path()).alerts.emails}
+
+
+def test_every_kind_of_subscriber_is_declared_and_a_topic_without_one_is_flagged() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Annotations, Template
+
+    from cdp.config.alerts import AlertsSpec
+    from infra.components.observability import Observability
+
+    def stack_with(alerts: AlertsSpec, email: str | None = None) -> cdk.Stack:
+        stack = cdk.Stack(cdk.App())
+        Observability(stack, "Observability", key=kms.Key(stack, "Key"), alarms=[], alerts=alerts, email=email)
+        return stack
+
+    stack = stack_with(AlertsSpec(emails=("ops@example.com",), https=("https://oncall.example.com/sns",),
+                                  sms=("+33612345678",)), email="ops@example.com")
+    subscriptions = Template.from_stack(stack).find_resources("AWS::SNS::Subscription")
+    assert sorted((s["Properties"]["Protocol"], s["Properties"]["Endpoint"]) for s in subscriptions.values()) == [
+        ("email", "ops@example.com"), ("https", "https://oncall.example.com/sns"), ("sms", "+33612345678")]
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("reach no one"))
+    Annotations.from_stack(stack_with(AlertsSpec())).has_warning("*", Match.string_like_regexp("reach no one"))
+
+
+@pytest.mark.parametrize("alerts", [{"emails": ["not-an-address"]}, {"https": ["http://plain.example.com"]},
+                                    {"sms": ["0612345678"]}])
+def test_a_subscriber_that_cannot_be_reached_is_refused(alerts: dict) -> None:
+    from pydantic import ValidationError
+
+    from cdp.config.alerts import AlertsSpec
+
+    with pytest.raises(ValidationError, match="alerts|pattern"):
+        AlertsSpec(**alerts)

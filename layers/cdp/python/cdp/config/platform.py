@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from cdp.config.activation import ActivationPlanSpec, ChannelSpec
+from cdp.config.alerts import AlertsSpec
 from cdp.config.base import ID_PATTERN, ConfigModel
 from cdp.config.features import FeatureSpec
 from cdp.config.identity import IdentitySpec, SurvivorshipSpec
@@ -29,6 +30,7 @@ class Config(ConfigModel):
     segments: tuple[SegmentSpec, ...] = ()
     activation_plans: tuple[ActivationPlanSpec, ...] = ()
     channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}
+    alerts: AlertsSpec = AlertsSpec()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
