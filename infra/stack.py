@@ -71,7 +71,8 @@ class CdpStack(Stack):
             description="aws-lambda-powertools for the light functions",
         )
         activation = Activation(
-            self, "Activation", config=config, key=storage.messaging_key, data=storage.data, sender_layers=[cdp_layer, light],
+            self, "Activation", config=config, key=storage.messaging_key, data=storage.data,
+            sender_layers=[cdp_layer, light],
             sender_code=lambda_.Code.from_asset(str(ROOT / "functions" / "channel_sender"),
                                                 exclude=["**/__pycache__"]),
         )
@@ -92,15 +93,16 @@ class CdpStack(Stack):
             if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
         Observability(self, "Observability", key=storage.messaging_key, alerts=config.alerts, email=alarm_email,
-                      alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self), *pipeline.alarms, *training.alarms, *large_files.alarms,
-                              starter.dead_letter_alarm, *integrations.dead_letter_alarms,
-                              *activation.dead_letter_alarms])
+                      alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self),
+                              *pipeline.alarms, *training.alarms, *large_files.alarms, starter.dead_letter_alarm,
+                              *integrations.dead_letter_alarms, *activation.dead_letter_alarms])
         self._suppress_reviewed_findings()
 
     def _suppress_reviewed_findings(self) -> None:
         NagSuppressions.add_stack_suppressions(self, [
             {"id": "AwsSolutions-IAM4", "reason": "Lambda functions use the AWS managed basic execution role "
-                                                  "(CloudWatch Logs only), and CDK's bucket-notification helper does too"},
+                                                  "(CloudWatch Logs only), and CDK's bucket-notification helper "
+                                                  "does too"},
             {"id": "AwsSolutions-IAM5", "reason": "Wildcards come from CDK grants scoped to this stack's own bucket "
                                                   "prefixes, key, Glue tables of database cdp, and X-Ray (which "
                                                   "has no resource-level permissions)"},

@@ -25,7 +25,8 @@ LIGHT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 _MATCHERS = {
-    "anything-but": lambda argument: events.Match.anything_but(*(argument if isinstance(argument, list) else [argument])),
+    "anything-but": lambda argument: events.Match.anything_but(
+        *(argument if isinstance(argument, list) else [argument])),
     "prefix": events.Match.prefix,
     "suffix": events.Match.suffix,
     "exists": lambda argument: events.Match.exists() if argument else events.Match.does_not_exist(),
