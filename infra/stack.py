@@ -78,6 +78,7 @@ class CdpStack(Stack):
         )
         starter = StartAfterIngestion(
             self, "StartAfterIngestion", bus=activation.bus, key=storage.messaging_key, machine=pipeline.state_machine,
+            run_timeout=pipeline.timeout,
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "pipeline_starter"), exclude=["**/__pycache__"]),
         )

@@ -1,6 +1,7 @@
 """Pipeline starter (light zip function): `File Ingested` events gathered by its queue over a few minutes start one
-pipeline run. The run is named after its debounce window, so a redelivered batch, or a second batch of the same
-window, starts nothing more; a run that finds another going steps aside (the pipeline's own guard)."""
+pipeline run, named after its debounce window. While a run is going, or when the window's run exists already, the
+batch goes back to the queue and comes again a window later: the files it announces may be newer than what that run
+read, so they start the next one. One run at a time, and no file waits for the next schedule."""
 
 from __future__ import annotations
 
@@ -25,17 +26,30 @@ def run_name(now: datetime) -> str:
     return f"after-ingestion-{datetime.fromtimestamp(window, UTC):%Y%m%dT%H%M%S}"
 
 
+def _wait(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every message back to the queue: it comes again when its visibility ends, a window later."""
+    return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in records]}
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    files = len(event.get("Records", []))
+    records = event.get("Records", [])
+    machine = os.environ[settings.PIPELINE_STATE_MACHINE_ENV]
     name = run_name(datetime.now(UTC))
+    going = stepfunctions.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]
+    if going:
+        logger.info("a pipeline run is going: the files wait for the next one",
+                    extra={"running": going[0]["name"], "files": len(records)})
+        return _wait(records)
     try:
-        stepfunctions.start_execution(stateMachineArn=os.environ[settings.PIPELINE_STATE_MACHINE_ENV], name=name,
-                                      input="{}")
+        stepfunctions.start_execution(stateMachineArn=machine, name=name, input="{}")
     except stepfunctions.exceptions.ExecutionAlreadyExists:
-        logger.info("pipeline run already started for this window", extra={"run": name, "files": files})
-        return {"batchItemFailures": []}
-    logger.info("pipeline run started after ingestion", extra={"run": name, "files": files})
+        # This window's run has started already (another batch) or even ended: these files may be newer than what
+        # it read, so they start the next window's run.
+        logger.info("this window's run exists: the files wait for the next window", extra={"run": name,
+                                                                                          "files": len(records)})
+        return _wait(records)
+    logger.info("pipeline run started after ingestion", extra={"run": name, "files": len(records)})
     # The batch is one decision: should starting fail, the whole batch is retried (an exception).
     return {"batchItemFailures": []}

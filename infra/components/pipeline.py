@@ -3,6 +3,8 @@ the training state machine, which refits the models the pipeline loads, on its o
 
 from __future__ import annotations
 
+import math
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -110,8 +112,9 @@ class Pipeline(Construct):
         definition = running.next(sfn.Choice(self, "Alone?")
                                   .when(sfn.Condition.number_greater_than("$.guard.running", 1), refused)
                                   .otherwise(steps_start))
+        self.timeout = Duration.hours(3)
         self.state_machine, self.alarms = _scheduled_machine(
-            self, function=self.function, definition=definition, key=key, timeout=Duration.hours(3),
+            self, function=self.function, definition=definition, key=key, timeout=self.timeout,
             schedule=schedule, failure="A pipeline run failed", name=name)
 
 
@@ -143,14 +146,19 @@ class Training(Construct):
 
 class StartAfterIngestion(Construct):
     """Ingested files start a pipeline run, debounced: their `File Ingested` events gather in a queue, and the
-    starter takes them a few minutes' worth at a time, starting one run per window."""
+    starter takes them a few minutes' worth at a time, starting one run per window. While a run is going, the
+    events go back to the queue and come again a window later, until it has ended: files ingested during a run
+    start the next one. Only events still waiting when a run could have timed out twice over reach the DLQ."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, key: kms.IKey,
-                 machine: sfn.IStateMachine, code: lambda_.Code, layers: list[lambda_.ILayerVersion]) -> None:
+                 machine: sfn.IStateMachine, run_timeout: Duration, code: lambda_.Code,
+                 layers: list[lambda_.ILayerVersion]) -> None:
         super().__init__(scope, construct_id)
         dead_letters = encrypted_queue(self, "DeadLetters", key, retention_period=Duration.days(14))
-        self.queue = encrypted_queue(self, "Queue", key, visibility_timeout=Duration.minutes(2),
-                                     dead_letter_queue={"max_receive_count": 5, "queue": dead_letters})
+        window = Duration.seconds(settings.PIPELINE_DEBOUNCE_SECONDS)
+        self.queue = encrypted_queue(self, "Queue", key, visibility_timeout=window, dead_letter_queue={
+            "max_receive_count": 2 * math.ceil(run_timeout.to_seconds() / window.to_seconds()) + 1,
+            "queue": dead_letters})
         rule = events.Rule(self, "Rule", event_bus=bus, event_pattern=event_pattern(ingestion_rule_pattern()),
                            description="Ingested files start a pipeline run")
         rule.add_target(targets.SqsQueue(self.queue, retry_attempts=8, max_event_age=Duration.hours(24),
@@ -166,5 +174,6 @@ class StartAfterIngestion(Construct):
             self.queue, batch_size=1000, max_batching_window=Duration.seconds(settings.PIPELINE_DEBOUNCE_SECONDS),
             report_batch_item_failures=True))
         machine.grant_start_execution(self.function)
+        machine.grant(self.function, "states:ListExecutions")  # is a run going?
         self.dead_letter_alarm = dead_letter_alarm(self, "DeadLettersAlarm", dead_letters,
                                                    "Ingested files whose pipeline run could not be started")

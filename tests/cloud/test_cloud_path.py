@@ -480,8 +480,8 @@ def test_a_second_pipeline_run_started_while_one_is_running_steps_aside(cloud, s
     assert aws.store().read("pipeline_runs").num_rows == 0  # no step ran: the tables are the first run's
 
 
-def test_files_ingested_within_a_window_start_one_pipeline_run(cloud, monkeypatch: pytest.MonkeyPatch,
-                                                               tmp_path: Path) -> None:
+def test_files_ingested_within_a_window_start_one_run_and_those_ingested_during_a_run_start_the_next(
+        cloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib
 
     from cdp import settings
@@ -492,21 +492,33 @@ def test_files_ingested_within_a_window_start_one_pipeline_run(cloud, monkeypatc
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
     monkeypatch.setenv(settings.PIPELINE_STATE_MACHINE_ENV, machine)
     starter = importlib.import_module("functions.pipeline_starter.handler")
+    clock = {"now": datetime(2026, 11, 25, 10, 7, 42, tzinfo=UTC)}
 
-    class TenPastTen(datetime):  # both batches arrive within the same five minutes
+    class Clock(datetime):
         @classmethod
         def now(cls, tz=None):
-            return datetime(2026, 11, 25, 10, 7, 42, tzinfo=UTC)
+            return clock["now"]
 
-    monkeypatch.setattr(starter, "datetime", TenPastTen)
-    ingested = {"Records": [{"messageId": str(i), "body": json.dumps({"detail-type": "File Ingested"})}
-                            for i in range(3)]}
+    monkeypatch.setattr(starter, "datetime", Clock)
 
-    assert starter.handler(ingested, FakeLambdaContext()) == {"batchItemFailures": []}
-    assert starter.handler(ingested, FakeLambdaContext()) == {"batchItemFailures": []}  # same window, redelivered
+    def batch(*ids: str) -> dict:
+        return {"Records": [{"messageId": i, "body": json.dumps({"detail-type": "File Ingested"})} for i in ids]}
 
-    (execution,) = client.list_executions(stateMachineArn=machine)["executions"]
-    assert execution["name"] == "after-ingestion-20261125T100500"
+    def names() -> list[str]:
+        return sorted(e["name"] for e in client.list_executions(stateMachineArn=machine)["executions"])
+
+    assert starter.handler(batch("a", "b"), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert names() == ["after-ingestion-20261125T100500"]
+    # Files ingested while that run is going go back to the queue: they wait for the next run.
+    clock["now"] = datetime(2026, 11, 25, 10, 9, 0, tzinfo=UTC)
+    assert starter.handler(batch("c"), FakeLambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "c"}]}
+    (running,) = client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+    client.stop_execution(executionArn=running["executionArn"])
+    # The run has ended, but within its own window: the files still wait, for the next window's run.
+    assert starter.handler(batch("c"), FakeLambdaContext()) == {"batchItemFailures": [{"itemIdentifier": "c"}]}
+    clock["now"] = datetime(2026, 11, 25, 10, 14, 0, tzinfo=UTC)
+    assert starter.handler(batch("c"), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert names() == ["after-ingestion-20261125T100500", "after-ingestion-20261125T101000"]
 
 
 def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_landing: Path, synthesized,

@@ -221,6 +221,25 @@ def test_ingested_files_start_one_pipeline_run_per_window(synthesized) -> None:
     (mapping,) = [m["Properties"] for m in resources(synthesized, "AWS::Lambda::EventSourceMapping").values()
                   if m["Properties"]["FunctionName"]["Ref"] == starter[0]]
     assert mapping["MaximumBatchingWindowInSeconds"] == settings.PIPELINE_DEBOUNCE_SECONDS
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Files ingested during a run come back a window later until it ends: only a run going on for longer than the
+    # pipeline may (its timeout) twice over sends them to the DLQ.
+    queues = resources(synthesized, "AWS::SQS::Queue")
+    (queue,) = [q["Properties"] for name, q in queues.items()
+                if mapping["EventSourceArn"] == {"Fn::GetAtt": [name, "Arn"]}]
+    assert queue["VisibilityTimeout"] == settings.PIPELINE_DEBOUNCE_SECONDS
+    pipeline = [m["Properties"] for m in resources(synthesized, "AWS::StepFunctions::StateMachine").values()
+                if "Alone?" in json.dumps(m["Properties"]["DefinitionString"])]
+    timeout = json.loads("".join(p if isinstance(p, str) else "0" for p in
+                                 pipeline[0]["DefinitionString"]["Fn::Join"][1]))["TimeoutSeconds"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"] >= 2 * timeout
+    # It may ask whether a run is going.
+    role = synthesized.template_json["Resources"][starter[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [st for policy in resources(synthesized, "AWS::IAM::Policy").values()
+                  if {"Ref": role} in policy["Properties"]["Roles"]
+                  for st in policy["Properties"]["PolicyDocument"]["Statement"]]
+    assert any("states:ListExecutions" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+               for st in statements)
 
 
 def test_training_has_its_own_scheduled_machine_that_catches_and_alarms(synthesized) -> None:
