@@ -24,7 +24,7 @@ from cdp.adapters import lambda_env as aws
 from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
-from tests.cloud import asl
+from tests.cloud import asl, sqs_trigger
 
 pytestmark = pytest.mark.cloud
 
@@ -542,3 +542,59 @@ def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_l
     runs = aws.store().read("pipeline_runs").to_pylist()
     assert [(r["step"], r["error"]) for r in runs if r["status"] == "failed"] == [("features", "ValueError")]
     assert {r["step"] for r in runs if r["status"] == "succeeded"} == {"resolve", "merge"}
+
+
+def _function(template: dict[str, Any], prefix: str) -> str:
+    (name,) = [k for k, r in template["Resources"].items()
+               if r["Type"] == "AWS::Lambda::Function" and k.startswith(prefix)]
+    return name
+
+
+def _redelivered_until_dead_lettered(cloud: dict[str, Any], template: dict[str, Any], function: str,
+                                     handler: Any, body: str) -> None:
+    """Send ``body`` to the function's queue (made from the template) and run its trigger as Lambda does: the
+    message comes back only once its visibility timeout has passed, maxReceiveCount times, then sits in the
+    dead-letter queue, whose alarm then fires (and not before)."""
+    sqs = cloud["sqs"]
+    mapping = sqs_trigger.mapping_of(template, function)
+    queue = sqs_trigger.create_queue(sqs, template, mapping["EventSourceArn"]["Fn::GetAtt"][0],
+                                     cloud["bucket"][-20:])
+    trigger = sqs_trigger.Trigger(sqs, queue, mapping, handler, FakeLambdaContext(), REGION)
+    sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+    deliveries = 0
+    while trigger.poll():
+        deliveries += 1
+        assert trigger.poll() == 0  # not again before its visibility timeout has passed
+        assert not sqs_trigger.alarm_fires(template, queue.dead_letters, sqs)
+        trigger.visibility_passes()
+    assert deliveries == queue.max_receive_count
+    assert queue.visible(sqs) == 0 and queue.dead_letters.visible(sqs) == 1
+    assert sqs_trigger.alarm_fires(template, queue.dead_letters, sqs)
+
+
+def test_a_landed_file_that_cannot_be_read_is_retried_then_dead_lettered_and_alarms(cloud, synthesized) -> None:
+    from functions.ingest.handler import handler
+
+    # A file announced, then removed before it could be read: each attempt fails.
+    gone = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": cloud["bucket"]}, "object": {"key": "landing/crm/gone.csv", "size": 120, "eTag": "x"}}}]}
+    _redelivered_until_dead_lettered(cloud, synthesized.template_json,
+                                     _function(synthesized.template_json, "IngestFunction"), handler,
+                                     json.dumps(gone))
+
+
+def test_an_activation_event_a_channel_cannot_send_is_retried_then_dead_lettered_and_alarms(
+        cloud, synthesized, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from cdp import settings
+    from cdp.events import SEGMENT_MEMBERSHIP_CHANGED
+
+    monkeypatch.setenv(settings.CHANNEL_ENV, "email")
+    sender = importlib.import_module("functions.channel_sender.handler")
+    # An event routed to the email queue that is not for email: the sender refuses it every time.
+    event = {"id": "e-1", "source": EVENT_SOURCE, "detail-type": SEGMENT_MEMBERSHIP_CHANGED,
+             "detail": {"channels": ["sms"], "holdout": False}}
+    _redelivered_until_dead_lettered(cloud, synthesized.template_json,
+                                     _function(synthesized.template_json, "ActivationemailSender"), sender.handler,
+                                     json.dumps(event))
