@@ -89,10 +89,15 @@ class CdpStack(Stack):
         )
         for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,
                          *large_files.functions):
-            storage.data.grant_read_write(function)
+            # Read and write, never delete: Iceberg only ever adds files (what a commit replaces stays, for time
+            # travel, until snapshots are expired).
+            storage.data.grant_read(function)
+            storage.data.grant_put(function)
             catalog.grant_read_write(function)
             if function not in (training.function, pipeline.failure_function):  # they publish nothing
                 activation.bus.grant_put_events_to(function)
+        for function in large_files.removing_staged:
+            storage.data.grant_delete(function, f"{settings.STAGING_PREFIX}*")
         Observability(self, "Observability", key=storage.messaging_key, alerts=config.alerts, email=alarm_email,
                       alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self),
                               *pipeline.alarms, *training.alarms, *large_files.alarms, starter.dead_letter_alarm,

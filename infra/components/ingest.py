@@ -54,7 +54,6 @@ class Ingest(Construct):
         # turn into optimistic-commit retries.
         self.function.add_event_source(sources.SqsEventSource(
             self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=2))
-        data.grant_read_write(self.function)
         self.dead_letter_alarm = dead_letter_alarm(self, "DeadLettersAlarm", self.dead_letters,
                                                    "Landed files that failed ingestion 5 times")
         # Files waiting longer than an hour: ingestion is stuck or far behind.

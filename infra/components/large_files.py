@@ -33,6 +33,7 @@ class LargeFiles(Construct):
         self.functions = [function("Plan", "plan"), function("Stage", "stage"), function("Commit", "commit"),
                           function("Fail", "fail")]
         plan, stage, commit, fail = self.functions
+        self.removing_staged = [commit, fail]  # they remove a file's staged parts, on success and on failure
         # Any failure: record the file as failed and remove its staged parts, then fail the execution (and alarm).
         record_failure = tasks.LambdaInvoke(self, "RecordFailure", lambda_function=fail, payload_response_only=True,
                                             result_path="$.failure").next(

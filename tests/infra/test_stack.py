@@ -386,3 +386,31 @@ def test_a_subscriber_that_cannot_be_reached_is_refused(alerts: dict) -> None:
 
     with pytest.raises(ValidationError, match="alerts|pattern"):
         AlertsSpec(**alerts)
+
+
+def _role_statements(synthesized, function: str) -> list[dict]:
+    role = synthesized.template_json["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [statement for policy in resources(synthesized, "AWS::IAM::Policy").values()
+            if {"Ref": role} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_only_the_functions_that_remove_staged_parts_may_delete_objects_and_only_there(synthesized) -> None:
+    commands = {name: f["Properties"]["ImageConfig"]["Command"][0]
+                for name, f in resources(synthesized, "AWS::Lambda::Function").items()
+                if "ImageConfig" in f["Properties"]}
+    removing = {"functions.large_file.handler.commit", "functions.large_file.handler.fail"}
+    assert removing < set(commands.values())
+    for function, command in commands.items():
+        deleting = [s for s in _role_statements(synthesized, function)
+                    if any(a.startswith("s3:Delete") for a in _actions(s))]
+        if command not in removing:
+            assert deleting == [], command
+            continue
+        (statement,) = deleting
+        resource = json.dumps(statement["Resource"])
+        assert f"/{settings.STAGING_PREFIX}*" in resource, (command, resource)
