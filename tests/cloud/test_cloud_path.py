@@ -24,7 +24,7 @@ from cdp.adapters import lambda_env as aws
 from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
-from tests.cloud import asl, sqs_trigger
+from tests.cloud import asl, iam_calls, sqs_trigger
 
 pytestmark = pytest.mark.cloud
 
@@ -48,6 +48,17 @@ def moto_endpoint():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def calls_allowed_by_the_roles(synthesized):
+    """Every AWS call a handler makes in these tests is one that its function's role in the template allows: checked
+    once the module's tests are done (a refused call is reported at that teardown)."""
+    with iam_calls.recording() as calls:
+        yield calls
+    assert calls, "no handler made an AWS call"
+    problems = iam_calls.refused(calls, synthesized.template_json, Path(synthesized.outdir))
+    assert not problems, "\n".join(problems) + "\ncalls made:\n" + iam_calls.report(calls)
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""Every AWS call a function's code makes, checked against the IAM actions its role in the template allows.
+
+Calls are recorded at botocore's ``_make_api_call`` and attributed to the handler on the stack (the outermost frame
+of a ``functions.<name>.handler`` module: a handler, or a large-file step). A template function is found for a
+handler by its image command (container functions) or by the code its zip asset holds (light functions). pyarrow's
+own S3 client, which writes Iceberg data files, bypasses botocore and is not seen here; the grants on the bucket
+cover it, and the template tests check those.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+
+ROOT = Path(__file__).resolve().parents[2]
+# Operations whose IAM action has another name.
+S3_ACTIONS = {
+    "HeadObject": ["GetObject"], "ListObjectsV2": ["ListBucket"], "ListObjects": ["ListBucket"],
+    "HeadBucket": ["ListBucket"], "DeleteObjects": ["DeleteObject"], "CreateMultipartUpload": ["PutObject"],
+    "UploadPart": ["PutObject"], "CompleteMultipartUpload": ["PutObject"], "CopyObject": ["GetObject", "PutObject"],
+    "ListObjectVersions": ["ListBucketVersions"], "ListMultipartUploads": ["ListBucketMultipartUploads"],
+}
+
+
+def actions(signing_name: str, operation: str) -> list[str]:
+    names = S3_ACTIONS.get(operation, [operation]) if signing_name == "s3" else [operation]
+    return [f"{signing_name}:{name}" for name in names]
+
+
+def _entry_point() -> str | None:
+    """``functions.<name>.handler.<function>`` of the outermost handler frame on the stack, if any."""
+    frame, found = sys._getframe(2), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("functions.") and module.endswith(".handler"):
+            found = f"{module}.{frame.f_code.co_name}"
+        frame = frame.f_back
+    return found
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[str, str, str]]]:
+    """(entry point, IAM signing name, operation) of each call made under a handler."""
+    calls: list[tuple[str, str, str]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        entry = _entry_point()
+        if entry is not None:
+            calls.append((entry, client.meta.service_model.signing_name, operation_name))
+        return original(client, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = record
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original
+
+
+def _zip_module(outdir: Path, code: dict[str, Any]) -> str | None:
+    """The ``functions.<name>.handler`` module whose handler.py a zip asset holds."""
+    key = code.get("S3Key")
+    if not isinstance(key, str):
+        return None
+    staged = outdir / f"asset.{key.removesuffix('.zip')}" / "handler.py"
+    if not staged.exists():
+        return None
+    for source in (ROOT / "functions").glob("*/handler.py"):
+        if source.read_bytes() == staged.read_bytes():
+            return f"functions.{source.parent.name}.handler"
+    return None
+
+
+def allowed_actions(template: dict[str, Any], outdir: Path) -> dict[str, set[str]]:
+    """Per entry point, the action patterns its functions' roles allow (the union over its functions: four
+    channel senders run the same code)."""
+    resources = template["Resources"]
+    by_role: dict[str, set[str]] = {}
+    for policy in (r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"):
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement.get("Effect") != "Allow":
+                continue
+            patterns = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for role in policy["Properties"].get("Roles", []):
+                by_role.setdefault(role["Ref"], set()).update(patterns)
+    allowed: dict[str, set[str]] = {}
+    for function in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"):
+        command = function.get("ImageConfig", {}).get("Command")
+        if command:
+            entry = command[0]
+        else:
+            module = _zip_module(outdir, function.get("Code", {}))
+            if module is None:
+                continue
+            entry = f"{module}.{function['Handler'].rsplit('.', 1)[1]}"
+        role = function["Role"]["Fn::GetAtt"][0]
+        allowed.setdefault(entry, set()).update(by_role.get(role, set()))
+    return allowed
+
+
+def refused(calls: list[tuple[str, str, str]], template: dict[str, Any], outdir: Path) -> list[str]:
+    """The calls whose action no statement of the function's role allows (each once)."""
+    allowed = allowed_actions(template, outdir)
+    problems = []
+    for entry, service, operation in sorted(set(calls)):
+        patterns = allowed.get(entry)
+        if patterns is None:
+            problems.append(f"{entry}: no function of the template runs it")
+            continue
+        for action in actions(service, operation):
+            if not any(fnmatch.fnmatch(action.lower(), pattern.lower()) for pattern in patterns):
+                problems.append(f"{entry}: {action} ({operation}) is not allowed by its role")
+    return problems
+
+
+def report(calls: list[tuple[str, str, str]]) -> str:
+    return json.dumps(sorted({f"{e} {s}:{o}" for e, s, o in calls}), indent=1)
