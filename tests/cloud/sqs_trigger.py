@@ -1,17 +1,15 @@
 """SQS queues and their Lambda triggers as the synthesized template declares them, on moto.
 
-A queue and its dead-letter queue are created from the template's own properties (visibility timeout, redrive policy,
-retention). ``Trigger`` does what Lambda's SQS poller does with a function's event source mapping: it receives up to
-the mapping's batch size, invokes the handler with Lambda's event, deletes the messages that succeeded (all of them
-unless the handler raised or, with ReportBatchItemFailures, named them) and leaves the others, which SQS hands out
-again once their visibility timeout has passed; past the redrive policy's maxReceiveCount, SQS (moto implements
-this) moves them to the dead-letter queue. The tests make the visibility timeout pass (``visibility_passes``) rather
-than wait minutes for it.
+The queues are those ``deploy`` made from the template's own properties. ``Trigger`` does what Lambda's SQS
+poller does with a function's event source mapping: it receives up to the mapping's batch size, invokes the handler
+with Lambda's event, deletes the messages that succeeded (all of them unless the handler raised or, with
+ReportBatchItemFailures, named them) and leaves the others, which SQS hands out again once their visibility timeout
+has passed; past the redrive policy's maxReceiveCount, SQS (moto implements this) moves them to the dead-letter
+queue. The tests make the visibility timeout pass (``visibility_passes``) rather than wait minutes for it.
 """
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,22 +44,15 @@ class Queue:
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def create_queue(sqs: Any, template: dict[str, Any], logical_id: str, suffix: str) -> Queue:
-    """The queue ``logical_id`` (and its dead-letter queue first), with the template's properties."""
+def deployed_queue(template: dict[str, Any], made: dict[str, dict[str, str]], logical_id: str) -> Queue:
+    """The queue ``logical_id`` as ``deploy`` made it from the template, with its dead-letter queue."""
     properties = template["Resources"][logical_id]["Properties"]
-    attributes = {name: str(properties[key]) for key, name in (("VisibilityTimeout", "VisibilityTimeout"),
-                                                               ("MessageRetentionPeriod", "MessageRetentionPeriod"))
-                  if key in properties}
     dead_letters, max_receive = None, None
     if "RedrivePolicy" in properties:
         policy = properties["RedrivePolicy"]
-        dead_letters = create_queue(sqs, template, _attribute_of(policy["deadLetterTargetArn"]), suffix)
+        dead_letters = deployed_queue(template, made, _attribute_of(policy["deadLetterTargetArn"]))
         max_receive = int(policy["maxReceiveCount"])
-        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dead_letters.arn,
-                                                  "maxReceiveCount": max_receive})
-    url = sqs.create_queue(QueueName=f"{logical_id[:50]}-{suffix}"[:80], Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return Queue(logical_id, url, arn, dead_letters, max_receive)
+    return Queue(logical_id, made[logical_id]["QueueUrl"], made[logical_id]["Arn"], dead_letters, max_receive)
 
 
 def mapping_of(template: dict[str, Any], function_logical_id: str) -> dict[str, Any]:

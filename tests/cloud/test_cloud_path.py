@@ -21,10 +21,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cdp.adapters import lambda_env as aws
-from cdp.events import BUS_NAME, EVENT_SOURCE, FILE_INGESTED, channel_rule_name, channel_rule_pattern
+from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
-from tests.cloud import asl, iam_calls, sqs_trigger
+from tests.cloud import asl, deploy, iam_calls, sqs_trigger
 
 pytestmark = pytest.mark.cloud
 
@@ -56,23 +56,31 @@ def calls_allowed_by_the_roles(synthesized):
     once the module's tests are done (a refused call is reported at that teardown)."""
     with iam_calls.recording() as calls:
         yield calls
-    assert calls, "no handler made an AWS call"
     problems = iam_calls.refused(calls, synthesized.template_json, Path(synthesized.outdir))
     assert not problems, "\n".join(problems) + "\ncalls made:\n" + iam_calls.report(calls)
 
 
+def _target_of(template: dict[str, Any], rule: dict[str, Any]) -> str:
+    (target,) = rule["Targets"]
+    return target["Arn"]["Fn::GetAtt"][0]
+
+
 @pytest.fixture
-def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """A fresh account-like setup on the moto server, and the Lambda environment the stack would set."""
-    # Each test gets its own database and bucket so that tests on one server stay independent.
+def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, synthesized):
+    """The stack's bucket, queues, bus, rules and database, made on the moto server from the synthesized template
+    (``deploy``), and the Lambda environment the stack would set."""
+    from cdp.events import ingestion_rule_pattern
+
+    template = synthesized.template_json
+    # Each test gets its own database, bucket, queues and rules so that tests on one server stay independent.
     suffix = tmp_path.name.replace("_", "-").lower()[-20:]
     bucket, database = f"{BUCKET}-{suffix}", f"cdp_{suffix.replace('-', '_')}"
     env = {
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION, "CDP_CONFIG": "examples/retail/cdp.yaml", "CDP_WAREHOUSE": f"s3://{bucket}/warehouse",
-        "CDP_DATABASE": database, "CDP_EVENT_BUS": BUS_NAME, "CDP_DATA_BUCKET": bucket, "CDP_GLUE_ENDPOINT": moto_endpoint,
-        "CDP_S3_ENDPOINT": moto_endpoint, "CDP_AWS_ENDPOINT": moto_endpoint, "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_SERVICE_NAME": "cdp-test", "POWERTOOLS_METRICS_NAMESPACE": "cdp",
+        "CDP_DATABASE": database, "CDP_EVENT_BUS": BUS_NAME, "CDP_DATA_BUCKET": bucket,
+        "CDP_GLUE_ENDPOINT": moto_endpoint, "CDP_S3_ENDPOINT": moto_endpoint, "CDP_AWS_ENDPOINT": moto_endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_SERVICE_NAME": "cdp-test", "POWERTOOLS_METRICS_NAMESPACE": "cdp",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -82,43 +90,22 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     def client(service: str) -> Any:
         return boto3.client(service, endpoint_url=moto_endpoint, region_name=REGION)
 
-    s3, sqs, events = client("s3"), client("sqs"), client("events")
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    client("glue").create_database(DatabaseInput={"Name": database})  # the stack creates it, not the functions
-    landing_queue = sqs.create_queue(QueueName=f"landing-{suffix}")["QueueUrl"]
-    landing_arn = sqs.get_queue_attributes(QueueUrl=landing_queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={"QueueConfigurations": [{
-            "QueueArn": landing_arn, "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "landing/"}]}},
-        }]},
-    )
-    try:
-        events.create_event_bus(Name=BUS_NAME)
-    except events.exceptions.ResourceAlreadyExistsException:
-        pass
-    channel_queues = {}
-    for channel in aws.config().channels:
-        url = sqs.create_queue(QueueName=f"{channel}-{suffix}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        rule = f"{channel_rule_name(channel)}-{suffix}"
-        events.put_rule(Name=rule, EventBusName=BUS_NAME, EventPattern=json.dumps(channel_rule_pattern(channel)))
-        events.put_targets(Rule=rule, EventBusName=BUS_NAME, Targets=[{"Id": channel, "Arn": arn}])
-        channel_queues[channel] = url
-    ingested_url = sqs.create_queue(QueueName=f"ingested-{suffix}")["QueueUrl"]
-    ingested_arn = sqs.get_queue_attributes(QueueUrl=ingested_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name=f"ingested-{suffix}", EventBusName=BUS_NAME,
-                    EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [FILE_INGESTED]}))
-    events.put_targets(Rule=f"ingested-{suffix}", EventBusName=BUS_NAME, Targets=[{"Id": "q", "Arn": ingested_arn}])
-    yield {"bucket": bucket, "s3": s3, "sqs": sqs, "landing_queue": landing_queue, "channel_queues": channel_queues,
-           "ingested_queue": ingested_url}
-    events.remove_targets(Rule=f"ingested-{suffix}", EventBusName=BUS_NAME, Ids=["q"])
-    events.delete_rule(Name=f"ingested-{suffix}", EventBusName=BUS_NAME)
-    for channel in channel_queues:
-        rule = f"{channel_rule_name(channel)}-{suffix}"
-        events.remove_targets(Rule=rule, EventBusName=BUS_NAME, Ids=[channel])
-        events.delete_rule(Name=rule, EventBusName=BUS_NAME)
+    (notifications,) = [r["Properties"] for r in template["Resources"].values()
+                        if r["Type"] == "Custom::S3BucketNotifications"]
+    (database_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Glue::Database"]
+    deployed = deploy.deploy(template, client, REGION, suffix,
+                             {notifications["BucketName"]["Ref"]: bucket, database_id: database})
+    rules = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    url = {logical_id: made.get("QueueUrl") for logical_id, made in deployed.made.items()}
+    (landing,) = notifications["NotificationConfiguration"]["QueueConfigurations"]
+    channel_queues = {channel: url[_target_of(template, rule)] for channel in aws.config().channels
+                      for rule in rules.values() if rule.get("Name") == channel_rule_name(channel)}
+    (ingested,) = [url[_target_of(template, r)] for r in rules.values()
+                   if r.get("EventPattern") == ingestion_rule_pattern()]
+    yield {"bucket": bucket, "s3": client("s3"), "sqs": client("sqs"), "deployed": deployed,
+           "landing_queue": url[landing["QueueArn"]["Fn::GetAtt"][0]], "channel_queues": channel_queues,
+           "ingested_queue": ingested}
+    deploy.teardown(deployed, template, client)
 
 
 def sfn_sdk(service: str, action: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -563,14 +550,14 @@ def _function(template: dict[str, Any], prefix: str) -> str:
 
 def _redelivered_until_dead_lettered(cloud: dict[str, Any], template: dict[str, Any], function: str,
                                      handler: Any, body: str) -> None:
-    """Send ``body`` to the function's queue (made from the template) and run its trigger as Lambda does: the
+    """Send ``body`` to the function's queue (as deployed from the template) and run its trigger as Lambda does: the
     message comes back only once its visibility timeout has passed, maxReceiveCount times, then sits in the
     dead-letter queue, whose alarm then fires (and not before)."""
     sqs = cloud["sqs"]
     mapping = sqs_trigger.mapping_of(template, function)
-    queue = sqs_trigger.create_queue(sqs, template, mapping["EventSourceArn"]["Fn::GetAtt"][0],
-                                     cloud["bucket"][-20:])
+    queue = sqs_trigger.deployed_queue(template, cloud["deployed"].made, mapping["EventSourceArn"]["Fn::GetAtt"][0])
     trigger = sqs_trigger.Trigger(sqs, queue, mapping, handler, FakeLambdaContext(), REGION)
+    drain(sqs, queue.url)  # S3's test event, sent when the bucket's notifications were set
     sqs.send_message(QueueUrl=queue.url, MessageBody=body)
     deliveries = 0
     while trigger.poll():
