@@ -596,3 +596,41 @@ def test_an_activation_event_a_channel_cannot_send_is_retried_then_dead_lettered
     _redelivered_until_dead_lettered(cloud, synthesized.template_json,
                                      _function(synthesized.template_json, "ActivationemailSender"), sender.handler,
                                      json.dumps(event))
+
+
+def test_the_resources_the_tests_run_on_are_the_templates(cloud, synthesized) -> None:
+    """What ``deploy`` made is what the template declares: a change to the stack is what these tests exercise."""
+    template, made, s3, sqs = synthesized.template_json, cloud["deployed"].made, cloud["s3"], cloud["sqs"]
+    encryption = s3.get_bucket_encryption(Bucket=cloud["bucket"])["ServerSideEncryptionConfiguration"]
+    (rule,) = encryption["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].startswith("arn:aws:kms:")
+    assert s3.get_bucket_versioning(Bucket=cloud["bucket"])["Status"] == "Enabled"
+    (notified,) = s3.get_bucket_notification_configuration(Bucket=cloud["bucket"])["QueueConfigurations"]
+    landing_arn = sqs.get_queue_attributes(QueueUrl=cloud["landing_queue"],
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert notified["QueueArn"] == landing_arn
+    queues = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    for logical_id, properties in queues.items():
+        attributes = sqs.get_queue_attributes(QueueUrl=made[logical_id]["QueueUrl"],
+                                              AttributeNames=["All"])["Attributes"]
+        assert int(attributes["VisibilityTimeout"]) == properties.get("VisibilityTimeout", 30), logical_id
+        if "RedrivePolicy" in properties:
+            redrive = json.loads(attributes["RedrivePolicy"])
+            assert int(redrive["maxReceiveCount"]) == properties["RedrivePolicy"]["maxReceiveCount"]
+            assert redrive["deadLetterTargetArn"] == made[
+                properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]["Arn"]
+    events = boto3.client("events", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    rules = {k: r["Properties"] for k, r in template["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]}
+    assert rules
+    for logical_id, properties in rules.items():
+        deployed = events.describe_rule(Name=made[logical_id]["Name"], EventBusName=BUS_NAME)
+        assert json.loads(deployed["EventPattern"]) == properties["EventPattern"]
+        (target,) = events.list_targets_by_rule(Rule=made[logical_id]["Name"], EventBusName=BUS_NAME)["Targets"]
+        (declared,) = properties["Targets"]
+        assert target["Arn"] == made[declared["Arn"]["Fn::GetAtt"][0]]["Arn"]
+        assert target.get("RetryPolicy") == declared.get("RetryPolicy"), logical_id
+        if "DeadLetterConfig" in declared:
+            assert target["DeadLetterConfig"]["Arn"] == made[declared["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]][
+                "Arn"]
