@@ -23,8 +23,9 @@ install: $(BIN)/cdp node_modules/.bin/cdk
 demo: $(BIN)/cdp
 	$(BIN)/cdp demo
 
+# One module on one worker: the cloud module checks the roles against the calls of all its tests.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(BIN)/cdp
 	bench/run --quick

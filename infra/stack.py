@@ -93,9 +93,12 @@ class CdpStack(Stack):
             # travel, until snapshots are expired).
             storage.data.grant_read(function)
             storage.data.grant_put(function)
+        # Each function is granted the services it calls, no more (the cloud tests record every call and check).
+        for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,
+                         *large_files.cataloguing):
             catalog.grant_read_write(function)
-            if function not in (training.function, pipeline.failure_function):  # they publish nothing
-                activation.bus.grant_put_events_to(function)
+        for function in (ingest.function, pipeline.function, *large_files.publishing):
+            activation.bus.grant_put_events_to(function)
         for function in large_files.removing_staged:
             storage.data.grant_delete(function, f"{settings.STAGING_PREFIX}*")
         Observability(self, "Observability", key=storage.messaging_key, alerts=config.alerts, email=alarm_email,

@@ -34,6 +34,8 @@ class LargeFiles(Construct):
                           function("Fail", "fail")]
         plan, stage, commit, fail = self.functions
         self.removing_staged = [commit, fail]  # they remove a file's staged parts, on success and on failure
+        self.publishing = [commit, fail]  # they publish the file's outcome
+        self.cataloguing = [plan, commit, fail]  # staging a part writes only to staging/, no table
         # Any failure: record the file as failed and remove its staged parts, then fail the execution (and alarm).
         record_failure = tasks.LambdaInvoke(self, "RecordFailure", lambda_function=fail, payload_response_only=True,
                                             result_path="$.failure").next(

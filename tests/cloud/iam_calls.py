@@ -1,10 +1,11 @@
 """Every AWS call a function's code makes, checked against the IAM actions its role in the template allows.
 
 Calls are recorded at botocore's ``_make_api_call`` and attributed to the handler on the stack (the outermost frame
-of a ``functions.<name>.handler`` module: a handler, or a large-file step). A template function is found for a
-handler by its image command (container functions) or by the code its zip asset holds (light functions). pyarrow's
-own S3 client, which writes Iceberg data files, bypasses botocore and is not seen here; the grants on the bucket
-cover it, and the template tests check those.
+of a ``functions.<name>.handler`` module: a handler, or a large-file step); a call from a worker thread (boto3's
+transfers upload and download in threads) goes to the handler that last called from the main thread. A template
+function is found for a handler by its image command (container functions) or by the code its zip asset holds
+(light functions). pyarrow's own S3 client, which writes Iceberg data files, bypasses botocore and is not seen
+here; the grants on the bucket cover it, and the template tests check those.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,9 +52,14 @@ def recording() -> Iterator[list[tuple[str, str, str]]]:
     """(entry point, IAM signing name, operation) of each call made under a handler."""
     calls: list[tuple[str, str, str]] = []
     original = botocore.client.BaseClient._make_api_call
+    last: list[str | None] = [None]
 
     def record(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         entry = _entry_point()
+        if threading.current_thread() is threading.main_thread():
+            last[0] = entry
+        elif entry is None:
+            entry = last[0]
         if entry is not None:
             calls.append((entry, client.meta.service_model.signing_name, operation_name))
         return original(client, operation_name, api_params)
@@ -117,6 +124,33 @@ def refused(calls: list[tuple[str, str, str]], template: dict[str, Any], outdir:
         for action in actions(service, operation):
             if not any(fnmatch.fnmatch(action.lower(), pattern.lower()) for pattern in patterns):
                 problems.append(f"{entry}: {action} ({operation}) is not allowed by its role")
+    return problems
+
+
+# Services a role may name without its code calling them through botocore: pyarrow's own S3 client writes the Iceberg
+# files (with the bucket's KMS key), and Lambda's runtime writes logs and traces.
+IMPLICIT = {"s3", "kms", "logs", "xray"}
+
+
+# What Lambda's SQS poller does with the function's role, for a function an SQS queue triggers.
+SQS_POLLER = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+              "sqs:GetQueueAttributes"}
+
+
+def unused(calls: list[tuple[str, str, str]], template: dict[str, Any], outdir: Path) -> list[str]:
+    """The services a role allows that its handler, exercised here, never called (Lambda's SQS poller aside)."""
+    allowed = allowed_actions(template, outdir)
+    used: dict[str, set[str]] = {}
+    for entry, service, _ in calls:
+        used.setdefault(entry, set()).add(service)
+    problems = []
+    for entry, services in sorted(used.items()):
+        patterns = allowed.get(entry, set())
+        granted = {pattern.split(":", 1)[0] for pattern in patterns
+                   if pattern not in SQS_POLLER}
+        spare = sorted(granted - services - IMPLICIT)
+        if spare:
+            problems.append(f"{entry}: its role allows {', '.join(spare)}, which it never calls")
     return problems
 
 

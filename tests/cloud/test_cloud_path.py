@@ -51,12 +51,20 @@ def moto_endpoint():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def calls_allowed_by_the_roles(synthesized):
-    """Every AWS call a handler makes in these tests is one that its function's role in the template allows: checked
-    once the module's tests are done (a refused call is reported at that teardown)."""
+def calls_allowed_by_the_roles(synthesized, request: pytest.FixtureRequest):
+    """Every AWS call a handler makes in these tests is one that its function's role in the template allows, and no
+    role allows a service its handler never calls: checked once the module's tests are done (reported at that
+    teardown)."""
     with iam_calls.recording() as calls:
         yield calls
-    problems = iam_calls.refused(calls, synthesized.template_json, Path(synthesized.outdir))
+    outdir = Path(synthesized.outdir)
+    problems = iam_calls.refused(calls, synthesized.template_json, outdir)
+    # A service a role never used says something only when every test of the module ran (`make test` runs a module
+    # on one worker).
+    defined = {name for name in dir(request.module) if name.startswith("test_")}
+    ran = {item.originalname for item in request.session.items if item.module is request.module}
+    if defined <= ran:
+        problems += iam_calls.unused(calls, synthesized.template_json, outdir)
     assert not problems, "\n".join(problems) + "\ncalls made:\n" + iam_calls.report(calls)
 
 

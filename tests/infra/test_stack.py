@@ -22,7 +22,7 @@ from cdp.pipeline.steps import STEP_NAMES
 from cdp.tables import DATABASE, TABLES, glue_type
 from infra.packaging import directory_bytes
 
-pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+pytestmark = pytest.mark.infra
 LAMBDA_ZIP_LIMIT = 250 * 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
 
