@@ -14,6 +14,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.table import Table, Transaction
+from pyiceberg.types import TimestampType
 
 from cdp import settings
 from cdp.tables import DATABASE, TABLES
@@ -49,6 +50,28 @@ def catalog_from_environment() -> Catalog:
     if os.environ.get("AWS_DEFAULT_REGION"):
         extra["client.region"] = os.environ["AWS_DEFAULT_REGION"]
     return glue_catalog(os.environ[settings.WAREHOUSE_ENV], **extra)
+
+
+def stored_schema(table: Table, declared: pa.Schema) -> pa.Schema:
+    """``declared`` as ``table`` stores it. A UTC timestamp column that the catalog made without a time zone (Glue
+    makes the columns CloudFormation declares as `timestamp` that way) takes the same instants without their zone:
+    pyiceberg refuses to write zoned timestamps into it."""
+    iceberg = {field.name: field.field_type for field in table.schema().fields}
+    return pa.schema([field.with_type(pa.timestamp(field.type.unit))
+                      if pa.types.is_timestamp(field.type) and field.type.tz is not None
+                      and isinstance(iceberg.get(field.name), TimestampType) else field
+                      for field in declared])
+
+
+def declared_types(name: str, rows: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """Rows read from table ``name`` with its declared types: timestamps stored without their zone are UTC."""
+    declared = TABLES[name].schema
+    for index, field in enumerate(rows.schema):
+        wanted = declared.field(field.name).type if field.name in declared.names else None
+        if wanted is not None and pa.types.is_timestamp(field.type) and field.type.tz is None \
+                and pa.types.is_timestamp(wanted) and wanted.tz is not None:
+            rows = rows.set_column(index, field.name, rows.column(index).cast(wanted))
+    return rows
 
 
 FLUSH_BYTES = 16 << 20
@@ -139,7 +162,7 @@ class IcebergStore:
     ) -> pa.Table:
         table = self.table(name).refresh()
         scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",), snapshot_id=snapshot_id)
-        return scan.to_arrow()
+        return declared_types(name, scan.to_arrow())
 
     def read_appended(self, name: str, after: int | None, upto: int | None, row_filter: str | None = None) -> pa.Table:
         if upto is None or upto == after:
@@ -152,31 +175,32 @@ class IcebergStore:
                               "unknown; run the step on the whole table")
         scan = table.incremental_append_scan(from_snapshot_id_exclusive=after, to_snapshot_id_inclusive=upto,
                                              row_filter=row_filter or "True")
-        return scan.to_arrow().select(TABLES[name].schema.names).cast(TABLES[name].schema)
+        return declared_types(name, scan.to_arrow()).select(TABLES[name].schema.names).cast(TABLES[name].schema)
 
     def read_batches(
         self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None
     ) -> Iterator[pa.RecordBatch]:
         table = self.table(name).refresh()
         scan = table.scan(row_filter=row_filter or "True", selected_fields=columns or ("*",))
-        yield from scan.to_arrow_batch_reader()
+        for batch in scan.to_arrow_batch_reader():
+            yield declared_types(name, batch)
 
     def append(self, name: str, rows: pa.Table) -> None:
         if rows.num_rows:
             rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
-            self._retrying(name, lambda table: table.append(rows))
+            self._retrying(name, lambda table: table.append(rows.cast(stored_schema(table, rows.schema))))
 
     def replace(self, name: str, rows: pa.Table) -> None:
         rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
         with _quiet_empty_delete():
-            self._retrying(name, lambda table: table.overwrite(rows))
+            self._retrying(name, lambda table: table.overwrite(rows.cast(stored_schema(table, rows.schema))))
 
     def upsert(self, name: str, rows: pa.Table, *, insert_only: bool = False) -> None:
         if rows.num_rows:
             rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
             key = list(TABLES[name].key)
-            self._retrying(name, lambda table: table.upsert(rows, join_cols=key,
-                                                           when_matched_update_all=not insert_only))
+            self._retrying(name, lambda table: table.upsert(rows.cast(stored_schema(table, rows.schema)),
+                                                           join_cols=key, when_matched_update_all=not insert_only))
 
     def delete(self, name: str, row_filter: str) -> None:
         with _quiet_empty_delete():
@@ -187,7 +211,7 @@ class IcebergStore:
         # Data files are written as batches come (memory stays a few batches); the commit makes them visible.
         table = self.table(name).refresh()
         with table.transaction() as transaction:
-            writer = _TransactionWriter(transaction, TABLES[name].schema)
+            writer = _TransactionWriter(transaction, stored_schema(table, TABLES[name].schema))
             yield writer
             writer.flush()
 

@@ -45,7 +45,8 @@ def _matches_condition(condition: Any, value: Any) -> bool:
     if kind == "numeric":
         pairs = list(zip(argument[::2], argument[1::2], strict=True))
         return any(
-            isinstance(v, int | float) and not isinstance(v, bool) and all(_NUMERIC[op](v, bound) for op, bound in pairs)
+            isinstance(v, int | float) and not isinstance(v, bool)
+            and all(_NUMERIC[op](v, bound) for op, bound in pairs)
             for v in candidates
         )
     if kind == "anything-but":
