@@ -88,3 +88,13 @@ def declared_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
             for r in template["Resources"].values()
             if r["Type"] == "AWS::Glue::Table" and "IcebergInput" in r["Properties"].get("OpenTableFormatInput", {})}
+
+
+def make_declared_tables(catalog: Any, database: str, template: dict[str, Any], resolve: Any) -> list[str]:
+    """Make every declared table in ``database`` as Glue would (``resolve`` gives the template's locations)."""
+    made = []
+    for name, table_input in declared_tables(template).items():
+        catalog.create_table(f"{database}.{name}", schema=declared_schema(table_input),
+                             location=resolve(table_input["StorageDescriptor"]["Location"]))
+        made.append(name)
+    return made

@@ -75,8 +75,8 @@ def _target_of(template: dict[str, Any], rule: dict[str, Any]) -> str:
 
 @pytest.fixture
 def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, synthesized):
-    """The stack's bucket, queues, bus, rules and database, made on the moto server from the synthesized template
-    (``deploy``), and the Lambda environment the stack would set."""
+    """The stack's bucket, queues, bus, rules, database and tables, made on the moto server from the synthesized
+    template (``deploy``, ``glue_tables``), and the Lambda environment the stack would set."""
     from cdp.events import ingestion_rule_pattern
 
     template = synthesized.template_json
@@ -103,6 +103,8 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     (database_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Glue::Database"]
     deployed = deploy.deploy(template, client, REGION, suffix,
                              {notifications["BucketName"]["Ref"]: bucket, database_id: database})
+    # The tables the stack declares, as Glue makes them (moto makes no Iceberg metadata for a declared table).
+    glue_tables.make_declared_tables(aws.store().catalog, database, template, deployed.resolve)
     rules = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     url = {logical_id: made.get("QueueUrl") for logical_id, made in deployed.made.items()}
     (landing,) = notifications["NotificationConfiguration"]["QueueConfigurations"]
@@ -672,13 +674,8 @@ def test_the_tables_the_template_declares_take_and_give_back_what_the_functions_
     store writes UTC instants into it and reads them back zoned, and lists, maps and structs round-trip."""
     from cdp.tables import TABLES
 
-    declared = glue_tables.declared_tables(synthesized.template_json)
-    assert set(declared) == set(TABLES)
-    store = aws.store()
-    for name, table_input in declared.items():
-        location = cloud["deployed"].resolve(table_input["StorageDescriptor"]["Location"])
-        store.catalog.create_table(f"{store.database}.{name}", schema=glue_tables.declared_schema(table_input),
-                                   location=location)
+    assert set(glue_tables.declared_tables(synthesized.template_json)) == set(TABLES)
+    store = aws.store()  # the cloud fixture made every declared table as Glue makes it
     for name, spec in TABLES.items():
         rows = pa.Table.from_pylist([{field.name: _sample(field.type) for field in spec.schema}], schema=spec.schema)
         store.append(name, rows)
