@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,32 @@ def actions(signing_name: str, operation: str) -> list[str]:
     return [f"{signing_name}:{name}" for name in names]
 
 
+# The variables that tell apart functions running the same code (a sender per channel, a batcher per source).
+FUNCTION_VARIABLES = ("CDP_CHANNEL", "CDP_SOURCE")
+# The deployment the running test made (``deploy``): S3 resources are checked against its bucket.
+DEPLOYMENT: list[Any] = [None]
+
+
+@dataclass(frozen=True)
+class ObjectCall:
+    entry: str
+    variables: tuple[tuple[str, str], ...]
+    deployment: Any
+    actions: tuple[str, ...]
+    arns: tuple[str, ...]
+
+
+def _object_arns(operation: str, params: dict[str, Any]) -> list[str]:
+    bucket = params.get("Bucket")
+    if bucket is None:
+        return []
+    if operation == "DeleteObjects":
+        return [f"arn:aws:s3:::{bucket}/{o['Key']}" for o in params.get("Delete", {}).get("Objects", [])]
+    if "Key" in params:
+        return [f"arn:aws:s3:::{bucket}/{params['Key']}"]
+    return [f"arn:aws:s3:::{bucket}"]
+
+
 def _entry_point() -> str | None:
     """``functions.<name>.handler.<function>`` of the outermost handler frame on the stack, if any."""
     frame, found = sys._getframe(2), None
@@ -47,9 +75,13 @@ def _entry_point() -> str | None:
     return found
 
 
+OBJECT_CALLS: list[ObjectCall] = []
+
+
 @contextmanager
 def recording() -> Iterator[list[tuple[str, str, str]]]:
-    """(entry point, IAM signing name, operation) of each call made under a handler."""
+    """(entry point, IAM signing name, operation) of each call made under a handler; S3 calls also go to
+    ``OBJECT_CALLS`` with the objects they name."""
     calls: list[tuple[str, str, str]] = []
     original = botocore.client.BaseClient._make_api_call
     last: list[str | None] = [None]
@@ -61,7 +93,12 @@ def recording() -> Iterator[list[tuple[str, str, str]]]:
         elif entry is None:
             entry = last[0]
         if entry is not None:
-            calls.append((entry, client.meta.service_model.signing_name, operation_name))
+            signing = client.meta.service_model.signing_name
+            calls.append((entry, signing, operation_name))
+            if signing == "s3" and DEPLOYMENT[0] is not None:
+                variables = tuple((name, os.environ[name]) for name in FUNCTION_VARIABLES if name in os.environ)
+                OBJECT_CALLS.append(ObjectCall(entry, variables, DEPLOYMENT[0], tuple(actions(signing, operation_name)),
+                                               tuple(_object_arns(operation_name, api_params))))
         return original(client, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = record
@@ -152,6 +189,58 @@ def unused(calls: list[tuple[str, str, str]], template: dict[str, Any], outdir: 
         if spare:
             problems.append(f"{entry}: its role allows {', '.join(spare)}, which it never calls")
     return problems
+
+
+def _functions(template: dict[str, Any], outdir: Path) -> list[tuple[str, dict[str, str], str]]:
+    """(entry point, the variables that tell it apart, role logical id) of each function of the template."""
+    found = []
+    for function in (r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"):
+        command = function.get("ImageConfig", {}).get("Command")
+        module = None if command else _zip_module(outdir, function.get("Code", {}))
+        if not command and module is None:
+            continue
+        entry = command[0] if command else f"{module}.{function['Handler'].rsplit('.', 1)[1]}"
+        variables = function.get("Environment", {}).get("Variables", {})
+        found.append((entry, {k: v for k, v in variables.items() if k in FUNCTION_VARIABLES},
+                      function["Role"]["Fn::GetAtt"][0]))
+    return found
+
+
+def objects_out_of_bounds(calls: list[ObjectCall], template: dict[str, Any], outdir: Path) -> list[str]:
+    """S3 calls naming an object (or bucket) that no statement of the function's role covers for that action: a
+    sender writing outside its channel's outbox, a step outside the data bucket."""
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for policy in (r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"):
+        for role in policy["Properties"].get("Roles", []):
+            statements.setdefault(role["Ref"], []).extend(
+                s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Effect") == "Allow")
+    functions = _functions(template, outdir)
+    problems = set()
+    for call in calls:
+        mine = [f for f in functions if f[0] == call.entry]
+        told = [f for f in mine if f[1] and all(dict(call.variables).get(k) == v for k, v in f[1].items())]
+        roles = {role for _, _, role in (told or mine)}
+        for action in call.actions:
+            for arn in call.arns:
+                if not any(_covers(statement, action, arn, call.deployment)
+                           for role in roles for statement in statements.get(role, [])):
+                    problems.add(f"{call.entry}{dict(call.variables) or ''}: {action} on {arn.split(':::', 1)[1]}")
+    return sorted(problems)
+
+
+def _covers(statement: dict[str, Any], action: str, arn: str, deployment: Any) -> bool:
+    patterns = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    if not any(fnmatch.fnmatch(action.lower(), p.lower()) for p in patterns):
+        return False
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    for resource in resources:
+        try:
+            resolved = deployment.resolve(resource)
+        except Exception:  # a resource not made for the tests (a state machine): it covers no object
+            continue
+        if isinstance(resolved, str) and fnmatch.fnmatchcase(arn, resolved):
+            return True
+    return False
 
 
 def report(calls: list[tuple[str, str, str]]) -> str:

@@ -52,13 +52,14 @@ def moto_endpoint():
 
 @pytest.fixture(scope="module", autouse=True)
 def calls_allowed_by_the_roles(synthesized, request: pytest.FixtureRequest):
-    """Every AWS call a handler makes in these tests is one that its function's role in the template allows, and no
-    role allows a service its handler never calls: checked once the module's tests are done (reported at that
-    teardown)."""
+    """Every AWS call a handler makes in these tests is one that its function's role in the template allows (for S3,
+    on the objects it names), and no role allows a service its handler never calls: checked once the module's tests
+    are done (reported at that teardown)."""
     with iam_calls.recording() as calls:
         yield calls
     outdir = Path(synthesized.outdir)
-    problems = iam_calls.refused(calls, synthesized.template_json, outdir)
+    problems = iam_calls.refused(calls, synthesized.template_json, outdir) + iam_calls.objects_out_of_bounds(
+        iam_calls.OBJECT_CALLS, synthesized.template_json, outdir)
     # A service a role never used says something only when every test of the module ran (`make test` runs a module
     # on one worker).
     defined = {name for name in dir(request.module) if name.startswith("test_")}
@@ -103,6 +104,7 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     (database_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Glue::Database"]
     deployed = deploy.deploy(template, client, REGION, suffix,
                              {notifications["BucketName"]["Ref"]: bucket, database_id: database})
+    iam_calls.DEPLOYMENT[0] = deployed  # S3 calls are checked against this test's bucket
     # The tables the stack declares, as Glue makes them (moto makes no Iceberg metadata for a declared table).
     glue_tables.make_declared_tables(aws.store().catalog, database, template, deployed.resolve)
     rules = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
@@ -115,6 +117,7 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     yield {"bucket": bucket, "s3": client("s3"), "sqs": client("sqs"), "deployed": deployed,
            "landing_queue": url[landing["QueueArn"]["Fn::GetAtt"][0]], "channel_queues": channel_queues,
            "ingested_queue": ingested}
+    iam_calls.DEPLOYMENT[0] = None
     deploy.teardown(deployed, template, client)
 
 
@@ -251,7 +254,7 @@ def channel_deliveries(messages_by_channel: dict[str, list[dict[str, Any]]]) -> 
 
 
 def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
-    cloud, small_landing: Path, tmp_path: Path, retail_config, synthesized
+    cloud, small_landing: Path, tmp_path: Path, retail_config, synthesized, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drop_files(cloud, small_landing)
     run_ingest_lambda(cloud)
@@ -260,10 +263,8 @@ def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
     execution_input = {"as_of": AS_OF.isoformat()}
     output = run_pipeline_machine(synthesized, execution_input, "run-cloud-1")
     assert list(output["steps"]) == list(STEP_NAMES)
-    cloud_events = {
-        channel: [json.loads(m["Body"]) for m in drain(cloud["sqs"], url)]
-        for channel, url in cloud["channel_queues"].items()
-    }
+    routed = {channel: drain(cloud["sqs"], url) for channel, url in cloud["channel_queues"].items()}
+    cloud_events = {channel: [json.loads(m["Body"]) for m in messages] for channel, messages in routed.items()}
 
     workdir = tmp_path / "local"
     run_local(retail_config, small_landing, workdir, as_of=AS_OF)
@@ -278,6 +279,18 @@ def test_pipeline_steps_route_the_same_events_as_the_local_outbox(
         assert "identifiers" not in event["detail"] and event["detail"]["hashed_identifiers"]
     # The run is recorded in the same tables as locally.
     assert aws.store().read("activations", "run_id == 'run-cloud-1'").num_rows >= len(cloud_events["email"])
+    # Each channel's sender delivers what its queue received into its outbox.
+    import importlib
+
+    from cdp import settings
+
+    sender = importlib.import_module("functions.channel_sender.handler")
+    for channel, messages in routed.items():
+        if messages:
+            monkeypatch.setenv(settings.CHANNEL_ENV, channel)
+            assert sender.handler(as_sqs_event(messages), FakeLambdaContext()) == {"batchItemFailures": []}
+            written = cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix=f"{settings.OUTBOX_PREFIX}{channel}/")
+            assert written.get("KeyCount", 0) >= 1, channel
 
 
 def test_retried_activate_and_publish_steps_contact_nobody_twice(cloud, small_landing: Path) -> None:
