@@ -28,6 +28,7 @@ class Deployment:
     region: str
     suffix: str
     made: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> Ref and attributes
+    renamed: dict[str, str] = field(default_factory=dict)  # a name given here -> the template's
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
@@ -147,6 +148,7 @@ def deploy(template: dict[str, Any], client: Callable[[str], Any], region: str, 
         d.made[logical_id] = {"Ref": logical_id}
     for logical_id, properties in d.of_type(template, "AWS::Glue::Database").items():
         database = d.resolve(properties["DatabaseInput"])
+        d.renamed[names.get(logical_id, database["Name"])] = database["Name"]
         database["Name"] = names.get(logical_id, database["Name"])
         glue.create_database(DatabaseInput=database)
         d.made[logical_id] = {"Ref": database["Name"]}

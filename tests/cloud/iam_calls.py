@@ -38,6 +38,7 @@ def actions(signing_name: str, operation: str) -> list[str]:
     return [f"{signing_name}:{name}" for name in names]
 
 
+ACCOUNT = "123456789012"
 # The variables that tell apart functions running the same code (a sender per channel, a batcher per source).
 FUNCTION_VARIABLES = ("CDP_CHANNEL", "CDP_SOURCE")
 # The deployment the running test made (``deploy``): S3 resources are checked against its bucket.
@@ -51,6 +52,25 @@ class ObjectCall:
     deployment: Any
     actions: tuple[str, ...]
     arns: tuple[str, ...]
+
+
+def _resource_arns(signing: str, operation: str, params: dict[str, Any], deployment: Any, region: str) -> list[str]:
+    """The ARNs IAM checks a call against: S3 objects or buckets, Glue catalog, database and table, event buses.
+    A database the test renamed is given its name in the template, which the role's statements use."""
+    if signing == "s3":
+        return _object_arns(operation, params)
+    base = f"arn:aws:{signing}:{region}:{ACCOUNT}"
+    if signing == "glue":
+        database = params.get("DatabaseName") or (params.get("Name") if operation == "GetDatabase" else None)
+        if database is None:
+            return []
+        database = deployment.renamed.get(database, database)
+        table = params.get("TableInput", {}).get("Name") or (params.get("Name") if operation != "GetDatabase" else None)
+        arns = [f"{base}:catalog", f"{base}:database/{database}"]
+        return arns + ([f"{base}:table/{database}/{table}"] if table else [])
+    if signing == "events" and operation == "PutEvents":
+        return sorted({f"{base}:event-bus/{entry.get('EventBusName', 'default')}" for entry in params["Entries"]})
+    return []
 
 
 def _object_arns(operation: str, params: dict[str, Any]) -> list[str]:
@@ -95,10 +115,13 @@ def recording() -> Iterator[list[tuple[str, str, str]]]:
         if entry is not None:
             signing = client.meta.service_model.signing_name
             calls.append((entry, signing, operation_name))
-            if signing == "s3" and DEPLOYMENT[0] is not None:
+            deployment = DEPLOYMENT[0]
+            arns = [] if deployment is None else _resource_arns(signing, operation_name, api_params, deployment,
+                                                                  client.meta.region_name)
+            if arns:
                 variables = tuple((name, os.environ[name]) for name in FUNCTION_VARIABLES if name in os.environ)
-                OBJECT_CALLS.append(ObjectCall(entry, variables, DEPLOYMENT[0], tuple(actions(signing, operation_name)),
-                                               tuple(_object_arns(operation_name, api_params))))
+                OBJECT_CALLS.append(ObjectCall(entry, variables, deployment, tuple(actions(signing, operation_name)),
+                                               tuple(arns)))
         return original(client, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = record
@@ -207,8 +230,9 @@ def _functions(template: dict[str, Any], outdir: Path) -> list[tuple[str, dict[s
 
 
 def objects_out_of_bounds(calls: list[ObjectCall], template: dict[str, Any], outdir: Path) -> list[str]:
-    """S3 calls naming an object (or bucket) that no statement of the function's role covers for that action: a
-    sender writing outside its channel's outbox, a step outside the data bucket."""
+    """Calls naming a resource (S3 object or bucket, Glue catalog, database or table, event bus) that no statement
+    of the function's role covers for that action: a sender writing outside its channel's outbox, a step reaching
+    a table of another database."""
     statements: dict[str, list[dict[str, Any]]] = {}
     for policy in (r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"):
         for role in policy["Properties"].get("Roles", []):
@@ -224,7 +248,7 @@ def objects_out_of_bounds(calls: list[ObjectCall], template: dict[str, Any], out
             for arn in call.arns:
                 if not any(_covers(statement, action, arn, call.deployment)
                            for role in roles for statement in statements.get(role, [])):
-                    problems.add(f"{call.entry}{dict(call.variables) or ''}: {action} on {arn.split(':::', 1)[1]}")
+                    problems.add(f"{call.entry}{dict(call.variables) or ''}: {action} on {arn}")
     return sorted(problems)
 
 
