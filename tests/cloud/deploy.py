@@ -1,12 +1,12 @@
 """Stand up, on moto, the resources of the synthesized template that the cloud tests exercise, from the template's
 own properties: KMS keys, the buckets (encryption, versioning, lifecycle, public access block) and the landing
 notifications, the SQS queues (visibility, retention, redrive to their DLQs), the event bus and its rules (patterns,
-targets, retry policies, dead-letter queues), the Glue database.
+targets, retry policies, dead-letter queues), the Glue database, the state machines (by name only).
 
 moto's CloudFormation cannot take the template as it is (container images, assets, custom resources), so each
 resource is made through its service's API with its properties as the template gives them, references resolved to
-what was made. Functions, roles and state machines are not made: the tests call the handlers in-process and run
-the state machines' definitions (``asl``). Names get a suffix so that tests sharing a server stay apart.
+what was made. Functions and roles are not made: the tests call the handlers in-process and run the state
+machines' definitions themselves (``asl``). Names get a suffix so that tests sharing a server stay apart.
 """
 
 from __future__ import annotations
@@ -146,6 +146,14 @@ def deploy(template: dict[str, Any], client: Callable[[str], Any], region: str, 
                                                  NotificationConfiguration=d.resolve(
                                                      properties["NotificationConfiguration"]))
         d.made[logical_id] = {"Ref": logical_id}
+    sfn = client("stepfunctions")
+    for logical_id in d.of_type(template, "AWS::StepFunctions::StateMachine"):
+        # Made so that executions can be started and listed by their ARN; the tests run the template's definition
+        # themselves (``asl``), so moto's copy only holds a placeholder.
+        arn = sfn.create_state_machine(name=_name(logical_id, suffix), roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+                                       definition=json.dumps({"StartAt": "Done", "States": {"Done": {
+                                           "Type": "Succeed"}}}))["stateMachineArn"]
+        d.made[logical_id] = {"Ref": arn, "Arn": arn, "Name": arn.rsplit(":", 1)[1]}
     for logical_id, properties in d.of_type(template, "AWS::Glue::Database").items():
         database = d.resolve(properties["DatabaseInput"])
         d.renamed[names.get(logical_id, database["Name"])] = database["Name"]

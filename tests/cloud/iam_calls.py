@@ -68,6 +68,8 @@ def _resource_arns(signing: str, operation: str, params: dict[str, Any], deploym
         table = params.get("TableInput", {}).get("Name") or (params.get("Name") if operation != "GetDatabase" else None)
         arns = [f"{base}:catalog", f"{base}:database/{database}"]
         return arns + ([f"{base}:table/{database}/{table}"] if table else [])
+    if signing == "states" and "stateMachineArn" in params:
+        return [params["stateMachineArn"]]
     if signing == "events" and operation == "PutEvents":
         return sorted({f"{base}:event-bus/{entry.get('EventBusName', 'default')}" for entry in params["Entries"]})
     return []

@@ -78,6 +78,7 @@ def _target_of(template: dict[str, Any], rule: dict[str, Any]) -> str:
 def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, synthesized):
     """The stack's bucket, queues, bus, rules, database and tables, made on the moto server from the synthesized
     template (``deploy``, ``glue_tables``), and the Lambda environment the stack would set."""
+    from cdp import settings
     from cdp.events import ingestion_rule_pattern
 
     template = synthesized.template_json
@@ -104,7 +105,16 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     (database_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Glue::Database"]
     deployed = deploy.deploy(template, client, REGION, suffix,
                              {notifications["BucketName"]["Ref"]: bucket, database_id: database})
-    iam_calls.DEPLOYMENT[0] = deployed  # S3 calls are checked against this test's bucket
+    iam_calls.DEPLOYMENT[0] = deployed  # calls are checked against this test's resources
+    # The machines' ARNs, as the stack hands them to the functions.
+    machines = {k: r["Properties"] for k, r in template["Resources"].items()
+                if r["Type"] == "AWS::StepFunctions::StateMachine"}
+    for logical_id, properties in machines.items():
+        text = json.dumps(properties["DefinitionString"])
+        if "StageParts" in text:
+            monkeypatch.setenv(settings.LARGE_FILE_STATE_MACHINE_ENV, deployed.made[logical_id]["Arn"])
+        elif STEP_NAMES[0] in text:
+            monkeypatch.setenv(settings.PIPELINE_STATE_MACHINE_ENV, deployed.made[logical_id]["Arn"])
     # The tables the stack declares, as Glue makes them (moto makes no Iceberg metadata for a declared table).
     glue_tables.make_declared_tables(aws.store().catalog, database, template, deployed.resolve)
     rules = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
@@ -134,16 +144,22 @@ def run_pipeline_machine(synthesized: Any, execution_input: dict[str, Any], name
                          others_running: int = 0) -> dict[str, Any]:
     """Start the pipeline machine, as synthesized, on moto (plus ``others_running`` executions already going), and
     run it, each step invoking the pipeline function in-process."""
+    from cdp import settings
+
     (definition,) = [d for d in asl.definitions(synthesized.template_json) if STEP_NAMES[0] in d["States"]]
     client = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
-    machine = client.create_state_machine(name=f"pipeline-{name}", definition=json.dumps(definition),
-                                          roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
-    for index in range(others_running):
-        client.start_execution(stateMachineArn=machine, name=f"{name}-other-{index}")
-    client.start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input))
+    machine = aws.os.environ[settings.PIPELINE_STATE_MACHINE_ENV]  # the stack's, as deployed for the test
+    started = [client.start_execution(stateMachineArn=machine, name=f"{name}-other-{index}")["executionArn"]
+               for index in range(others_running)]
+    started.append(client.start_execution(stateMachineArn=machine, name=name,
+                                          input=json.dumps(execution_input))["executionArn"])
     context = {"Execution": {"Name": name, "Input": execution_input}, "StateMachine": {"Id": machine}}
-    return asl.run(definition, execution_input, asl.handlers(synthesized.template_json), FakeLambdaContext(),
-                   context, sfn_sdk)
+    try:
+        return asl.run(definition, execution_input, asl.handlers(synthesized.template_json), FakeLambdaContext(),
+                       context, sfn_sdk)
+    finally:  # moto's executions run until stopped: end them as the run has
+        for execution in started:
+            client.stop_execution(executionArn=execution)
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
@@ -356,10 +372,7 @@ def test_a_file_too_large_for_one_function_is_fanned_out_in_parts(
 
     (definition,) = [d for d in asl.definitions(synthesized.template_json) if "StageParts" in d["States"]]
     sfn = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
-    machine = sfn.create_state_machine(
-        name=f"large-{tmp_path.name[-12:]}", roleArn="arn:aws:iam::123456789012:role/sfn",
-        definition=json.dumps(definition))["stateMachineArn"]
-    monkeypatch.setenv("CDP_LARGE_FILE_STATE_MACHINE", machine)
+    machine = aws.os.environ["CDP_LARGE_FILE_STATE_MACHINE"]  # the stack's, as deployed for the test
     monkeypatch.setenv("CDP_SPLIT_BYTES", "200")
     monkeypatch.setattr("functions.large_file.handler.PART_BYTES", 120)  # several parts of a small file
     crm = small_landing / "crm" / "crm_export.csv"
@@ -508,10 +521,7 @@ def test_files_ingested_within_a_window_start_one_run_and_those_ingested_during_
     from cdp import settings
 
     client = boto3.client("stepfunctions", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
-    machine = client.create_state_machine(
-        name=f"pipeline-{tmp_path.name[-12:]}", roleArn="arn:aws:iam::123456789012:role/sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
-    monkeypatch.setenv(settings.PIPELINE_STATE_MACHINE_ENV, machine)
+    machine = aws.os.environ[settings.PIPELINE_STATE_MACHINE_ENV]  # the stack's, as deployed for the test
     starter = importlib.import_module("functions.pipeline_starter.handler")
     clock = {"now": datetime(2026, 11, 25, 10, 7, 42, tzinfo=UTC)}
 
