@@ -64,14 +64,12 @@ def stored_schema(table: Table, declared: pa.Schema) -> pa.Schema:
 
 
 def declared_types(name: str, rows: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-    """Rows read from table ``name`` with its declared types: timestamps stored without their zone are UTC."""
+    """Rows read from table ``name`` in its declared schema, whatever the catalog made of it: timestamps stored
+    without their zone are UTC, and columns a catalog made optional are as declared."""
     declared = TABLES[name].schema
-    for index, field in enumerate(rows.schema):
-        wanted = declared.field(field.name).type if field.name in declared.names else None
-        if wanted is not None and pa.types.is_timestamp(field.type) and field.type.tz is None \
-                and pa.types.is_timestamp(wanted) and wanted.tz is not None:
-            rows = rows.set_column(index, field.name, rows.column(index).cast(wanted))
-    return rows
+    schema = pa.schema([declared.field(field.name) if field.name in declared.names else field
+                        for field in rows.schema])
+    return rows if rows.schema.equals(schema) else rows.cast(schema)
 
 
 FLUSH_BYTES = 16 << 20
@@ -175,7 +173,7 @@ class IcebergStore:
                               "unknown; run the step on the whole table")
         scan = table.incremental_append_scan(from_snapshot_id_exclusive=after, to_snapshot_id_inclusive=upto,
                                              row_filter=row_filter or "True")
-        return declared_types(name, scan.to_arrow()).select(TABLES[name].schema.names).cast(TABLES[name].schema)
+        return declared_types(name, scan.to_arrow().select(TABLES[name].schema.names))
 
     def read_batches(
         self, name: str, row_filter: str | None = None, columns: tuple[str, ...] | None = None

@@ -127,10 +127,6 @@ def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
     return links
 
 
-def _declared(rows: pa.Table, name: str) -> pa.Table:
-    return rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
-
-
 def _table(frame: pd.DataFrame, name: str) -> pa.Table:
     schema = TABLES[name].schema
     return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
@@ -169,11 +165,9 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
                                  python_frame(hood.reviews), spec, model, ctx.run_id, ctx.now,
                                  {table: python_frame(rows) for table, rows in hood.facts.items()}, fact_links,
                                  hood.base, hood.scored)
-        # Carried over in the declared schema: a catalog may have made the stored columns optional.
-        outside = {name: _declared(inputs[name].filter(pc.invert(hood.holds(inputs[name][column]))), name)
+        outside = {name: inputs[name].filter(pc.invert(hood.holds(inputs[name][column])))
                    for name, column in (("identities", "record_key"), ("identity_links", "left_key"))}
-        reviews_outside = _declared(inputs["identity_reviews"].filter(pc.invert(hood.review_rows)),
-                                    "identity_reviews")
+        reviews_outside = inputs["identity_reviews"].filter(pc.invert(hood.review_rows))
     else:
         previous = python_frame(inputs["identities"])
         prepared = prepare(python_frame(records), spec)  # typed once for the training it may need and the resolution
