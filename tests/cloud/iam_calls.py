@@ -147,30 +147,27 @@ def _zip_module(outdir: Path, code: dict[str, Any]) -> str | None:
     return None
 
 
+def _statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The Allow statements of each role (by logical id), from the policies attached to it."""
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for policy in (r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"):
+        for role in policy["Properties"].get("Roles", []):
+            by_role.setdefault(role["Ref"], []).extend(
+                s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Effect") == "Allow")
+    return by_role
+
+
+def _patterns(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
 def allowed_actions(template: dict[str, Any], outdir: Path) -> dict[str, set[str]]:
     """Per entry point, the action patterns its functions' roles allow (the union over its functions: four
     channel senders run the same code)."""
-    resources = template["Resources"]
-    by_role: dict[str, set[str]] = {}
-    for policy in (r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"):
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement.get("Effect") != "Allow":
-                continue
-            patterns = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            for role in policy["Properties"].get("Roles", []):
-                by_role.setdefault(role["Ref"], set()).update(patterns)
+    statements = _statements(template)
     allowed: dict[str, set[str]] = {}
-    for function in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"):
-        command = function.get("ImageConfig", {}).get("Command")
-        if command:
-            entry = command[0]
-        else:
-            module = _zip_module(outdir, function.get("Code", {}))
-            if module is None:
-                continue
-            entry = f"{module}.{function['Handler'].rsplit('.', 1)[1]}"
-        role = function["Role"]["Fn::GetAtt"][0]
-        allowed.setdefault(entry, set()).update(by_role.get(role, set()))
+    for entry, _, role in _functions(template, outdir):
+        allowed.setdefault(entry, set()).update(p for s in statements.get(role, []) for p in _patterns(s))
     return allowed
 
 
@@ -235,11 +232,7 @@ def objects_out_of_bounds(calls: list[ObjectCall], template: dict[str, Any], out
     """Calls naming a resource (S3 object or bucket, Glue catalog, database or table, event bus) that no statement
     of the function's role covers for that action: a sender writing outside its channel's outbox, a step reaching
     a table of another database."""
-    statements: dict[str, list[dict[str, Any]]] = {}
-    for policy in (r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"):
-        for role in policy["Properties"].get("Roles", []):
-            statements.setdefault(role["Ref"], []).extend(
-                s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Effect") == "Allow")
+    statements = _statements(template)
     functions = _functions(template, outdir)
     problems = set()
     for call in calls:
@@ -255,8 +248,7 @@ def objects_out_of_bounds(calls: list[ObjectCall], template: dict[str, Any], out
 
 
 def _covers(statement: dict[str, Any], action: str, arn: str, deployment: Any) -> bool:
-    patterns = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    if not any(fnmatch.fnmatch(action.lower(), p.lower()) for p in patterns):
+    if not any(fnmatch.fnmatch(action.lower(), p.lower()) for p in _patterns(statement)):
         return False
     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
     for resource in resources:
