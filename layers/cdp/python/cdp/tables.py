@@ -330,6 +330,9 @@ TABLES: dict[str, TableSpec] = {
                     # Catchment: from the profile's postcode centroid to the nearest store (null when unknown).
                     pa.field("nearest_store_id", pa.string()),
                     pa.field("store_distance_km", pa.float64()),
+                    # What the row was computed from (cdp.features.behaviour.facts_digests): the next run computes
+                    # again only the profiles whose digest changed.
+                    pa.field("facts_digest", pa.int64()),
                     pa.field("run_id", pa.string(), nullable=False),
                 ]
             ),

@@ -20,7 +20,7 @@ from cdp import sql
 from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
-from cdp.features.behaviour import compute_declared, compute_features, fact_views
+from cdp.features.behaviour import fact_views, update_features
 from cdp.frames import python_frame
 from cdp.identity.changes import profile_changes
 from cdp.identity.neighbourhood import neighbourhood
@@ -220,11 +220,12 @@ def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 def features(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     con = fact_views(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"], inputs["events"],
                      ctx.as_of, inputs["order_lines"], inputs["stores"], inputs["postcodes"])
-    table = compute_features(ctx.config, inputs["profiles"], inputs["identities"], inputs["orders"],
-                             inputs["events"], ctx.as_of, ctx.run_id, inputs["order_lines"], con=con)
-    declared = compute_declared(ctx.config, con, ctx.as_of, ctx.run_id)
-    return StepOutput({"features": table, "feature_values": declared},
-                      {"profiles": table.num_rows, "declared": [f.name for f in ctx.config.features]})
+    updated = update_features(ctx.config, con, ctx.as_of, ctx.run_id, inputs["previous_features"],
+                              inputs["previous_values"],
+                              inputs["new_order_lines"]["order_id"])
+    return StepOutput({"features": updated.features, "feature_values": updated.values},
+                      {"profiles": updated.features.num_rows, "recomputed": updated.recomputed,
+                       "declared": [f.name for f in ctx.config.features]})
 
 
 def scoring_model(purchases: pd.DataFrame, web: pd.DataFrame, latest: tuple[str, dict] | None,
@@ -357,7 +358,10 @@ STEPS: tuple[Step, ...] = (
          (Write("profiles", "replace"), Write("profile_lineage", "replace"))),
     Step("features", "Compute behavioural features per profile as of the run date.", features,
          (Read("profiles"), Read("identities"), Read("orders", "current"), Read("order_lines", "current"),
-          Read("events", "current"), Read("stores", "current"), Read("postcodes", "current")),
+          Read("events", "current"), Read("stores", "current"), Read("postcodes", "current"),
+          # The last run's features: only the profiles whose facts changed since are computed again.
+          Read("features", name="previous_features"), Read("feature_values", name="previous_values"),
+          Read("order_lines", "new", name="new_order_lines", columns=("order_id",))),
          (Write("features", "replace"), Write("feature_values", "replace"))),
     Step("score", "Score each profile as of the run date: RFM, expected purchases and value (buy-till-you-die and "
          "Gamma-Gamma), churn probability, web intent and preferred channel, with the trained models.", score,
