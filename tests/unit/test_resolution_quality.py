@@ -8,7 +8,6 @@ ingestion and the resolve step, Splink's model trained on it as a first run does
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,8 +16,8 @@ from cdp.adapters.buses import MemoryBus
 from cdp.config import Config
 from cdp.demo.synthetic import generate
 from cdp.identity.evaluate import link_quality
-from cdp.pipeline.local import landing_files, local_models, open_store
 from cdp.ingest.files import ingest_file
+from cdp.pipeline.local import landing_files, local_models, open_store
 from cdp.pipeline.runner import run_step
 from cdp.pipeline.steps import StepContext
 

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from cdp.config import Config, ConfigError, example_config_path, load_config
 from cdp.features.behaviour import check_declared
-from cdp.pipeline.local import RunSummary, ingest_paths, local_bus, open_store, run_local
+from cdp.pipeline.local import RunSummary, ingest_paths, local_bus, local_salt, open_store, run_local
 from cdp.segments.rules import check_rules
 from cdp.sql import connect as connect_duckdb
 from cdp.tables import TABLES
@@ -200,6 +200,36 @@ def resolve(
 
 
 @app.command()
+def erase(
+    config: ConfigOption,
+    workdir: WorkdirOption,
+    email: Annotated[str | None, typer.Option(help="The person's email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The person's phone number (read with the CRM's region).")] = None,
+    profile_id: Annotated[str | None, typer.Option("--profile-id", help="The person's profile id.")] = None,
+) -> None:
+    """Erase a person everywhere (GDPR): tables, landed files, outbox and the tables' history; keep an audit row."""
+    from cdp.pipeline.local import erase_local
+    from cdp.privacy.erasure import ErasureError, Subject
+
+    loaded = _load(config)
+    _require_tables(workdir, "there is nothing to erase yet")
+    try:
+        with console.status("Erasing…"):
+            erasure = erase_local(loaded, workdir, Subject(email, phone, profile_id))
+    except ErasureError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if not erasure.profiles and not erasure.rows:
+        console.print(f"Nobody matched: nothing erased ({erasure.erasure_id} records the request).")
+        return
+    tables = ", ".join(f"{name} {count:,}" for name, count in sorted(erasure.rows.items()))
+    console.print(f"Erased {erasure.profiles} profile(s) as {erasure.erasure_id}: rows per table: {tables}; "
+                  f"{erasure.file_rows} rows from landed files, {erasure.events} delivered events, "
+                  f"{erasure.history_files} files of earlier table versions; "
+                  f"{erasure.suppressed} identifiers suppressed.")
+
+
+@app.command()
 def ingest(
     config: ConfigOption,
     source: Annotated[str, typer.Option(help="Source name, as declared in the config.")],
@@ -215,7 +245,8 @@ def ingest(
     if missing:
         errors.print(f"[red]no such file: {', '.join(missing)}[/red]")
         raise typer.Exit(2)
-    outcomes = ingest_paths(open_store(workdir), loaded, source, files, local_bus(loaded, workdir))
+    outcomes = ingest_paths(open_store(workdir), loaded, source, files, local_bus(loaded, workdir),
+                            salt=local_salt(workdir))
     for outcome in outcomes:
         console.print(f"{outcome.uri}: {outcome.status} — {outcome.rows_in} rows in, {outcome.rows_accepted} accepted, "
                       f"{outcome.rows_quarantined} quarantined" + (f" ({outcome.reason})" if outcome.reason else ""))

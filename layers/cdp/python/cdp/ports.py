@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -39,6 +40,12 @@ class TableStore(Protocol):
         ``insert_only``, existing rows are left as they are."""
 
     def delete(self, name: str, row_filter: str) -> None: ...
+
+    def overwrite(self, name: str, row_filter: str, rows: pa.Table) -> None:
+        """In one commit: the rows matching ``row_filter`` become ``rows``."""
+
+    def forget_history(self, name: str, before: datetime) -> int:
+        """Drop every earlier version of the table and the files only they referenced, written before ``before``."""
 
     def writer(self, name: str) -> AbstractContextManager[BatchWriter]:
         """Append batches that become visible together, in one commit, when the block exits without error."""

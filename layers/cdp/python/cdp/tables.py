@@ -55,6 +55,21 @@ class TableSpec:
     key: tuple[str, ...] = ()
     # Sources may land rows in this table (ingest targets) rather than only the pipeline.
     ingest_target: bool = False
+    # Personal data, declared once for erasure and its tests: the columns that hold it (identifiers, names,
+    # addresses, raw rows) and the columns that tie a row to a person, each with what it holds (``SUBJECT_KEYS``).
+    # A table with neither holds nothing about anyone.
+    pii: tuple[str, ...] = ()
+    subject: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def personal(self) -> bool:
+        return bool(self.pii or self.subject)
+
+
+# What a subject column holds, by which erasure finds a person's rows: a profile id or a list of them, a record key
+# (of a person record or a fact) or a list of them, an order id (order lines), or a row as it came (quarantine),
+# searched for the person's identifiers.
+SUBJECT_KEYS = ("profile", "profiles", "record", "records", "order", "raw")
 
 
 TABLES: dict[str, TableSpec] = {
@@ -74,6 +89,7 @@ TABLES: dict[str, TableSpec] = {
                     pa.field("rows_accepted", pa.int64()),
                     pa.field("rows_quarantined", pa.int64()),
                     pa.field("rows_warned", pa.int64()),
+                    pa.field("rows_suppressed", pa.int64()),  # rows of erased persons, dropped
                     pa.field("quality", pa.list_(QUALITY_ISSUE)),
                     pa.field("ingested_at", TIMESTAMP, nullable=False),
                 ]
@@ -87,6 +103,9 @@ TABLES: dict[str, TableSpec] = {
             pa.schema(_LINEAGE + PERSON_FIELDS),
             "Person records from every identity-bearing source, normalised; one version per distinct content.",
             key=("record_key",),
+            pii=("source_id", "email", "phone", "first_name", "last_name", "birth_date", "street", "postcode", "city",
+                 "attributes", "warnings"),
+            subject=(("record_key", "record"),),
             ingest_target=True,
         ),
         TableSpec(
@@ -103,6 +122,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Rows refused at ingestion, with their raw text and the reasons (field, value, rule).",
             key=("file_id", "row_number"),
+            pii=("raw", "reasons"),
+            subject=(("raw", "raw"),),
         ),
         TableSpec(
             "identities",
@@ -119,6 +140,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             "The identity graph: which profile each record belongs to, and the rule and score that linked it.",
             key=("record_key",),
+            pii=("record_key",),
+            subject=(("record_key", "record"), ("profile_id", "profile")),
         ),
         TableSpec(
             "identity_links",
@@ -137,6 +160,8 @@ TABLES: dict[str, TableSpec] = {
             "The links that joined records into persons: each with its rule, or its match weight and the part of "
             "each comparison in it.",
             key=("left_key", "right_key"),
+            pii=("left_key", "right_key"),
+            subject=(("left_key", "record"), ("right_key", "record")),
         ),
         TableSpec(
             "identity_reviews",
@@ -154,6 +179,8 @@ TABLES: dict[str, TableSpec] = {
             "(and why), and identifiers held by several people (shared) or by many (junk), by the records that "
             "carry them.",
             key=("kind", "rule", "reason", "run_id"),
+            pii=("record_keys",),
+            subject=(("record_keys", "records"),),
         ),
         TableSpec(
             "identity_changes",
@@ -171,6 +198,7 @@ TABLES: dict[str, TableSpec] = {
             "Profiles merged or split by a run: which ids became which, how many records moved and why, so that "
             "downstream tables and activation can follow a person whose id changed.",
             key=("run_id", "kind", "profile_ids_before", "profile_ids_after"),
+            subject=(("profile_ids_before", "profiles"), ("profile_ids_after", "profiles")),
         ),
         TableSpec(
             "profiles",
@@ -193,6 +221,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             "The golden profile: one row per person, fields chosen by the survivorship rules, consent per channel.",
             key=("profile_id",),
+            pii=("email", "phone", "first_name", "last_name", "birth_date", "street", "postcode", "city"),
+            subject=(("profile_id", "profile"),),
         ),
         # Lineage as a long table rather than a map column in profiles: plain columns that filter, join (to records,
         # on record_key and content_hash) and group the same way in DuckDB and Athena, with no map/struct syntax.
@@ -212,6 +242,8 @@ TABLES: dict[str, TableSpec] = {
             "Which record (and which version of it) supplied each field of each profile, and by which rule; a "
             "field no record fills has no row.",
             key=("profile_id", "field"),
+            pii=("record_key",),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "orders",
@@ -231,6 +263,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Orders from every sales channel.",
             key=("record_key",),
+            pii=("customer_id", "account_id", "email", "attributes", "warnings"),
+            subject=(("record_key", "record"),),
             ingest_target=True,
         ),
         TableSpec(
@@ -248,6 +282,7 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Order lines: what was bought in each order.",
             key=("record_key",),
+            subject=(("order_id", "order"),),
             ingest_target=True,
         ),
         TableSpec(
@@ -268,6 +303,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Web and app behaviour events.",
             key=("record_key",),
+            pii=("anonymous_id", "account_id", "url", "search_terms", "attributes", "warnings"),
+            subject=(("record_key", "record"),),
             ingest_target=True,
         ),
         TableSpec(
@@ -338,6 +375,7 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Behavioural features per profile, as of the run date.",
             key=("profile_id",),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "feature_values",
@@ -353,6 +391,7 @@ TABLES: dict[str, TableSpec] = {
             "The features a brand declares in its config (features[]), one row per profile and feature as of the "
             "run date; segment rules name them as columns.",
             key=("profile_id", "feature"),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "scores",
@@ -380,6 +419,7 @@ TABLES: dict[str, TableSpec] = {
             "Scores per profile as of the run date: RFM (customers only), purchase days and value expected over the "
             "scoring horizon, churn probability, web intent (0-100) and preferred channel.",
             key=("profile_id",),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "segments",
@@ -424,6 +464,7 @@ TABLES: dict[str, TableSpec] = {
             "A membership follows a merge of profiles: the merged id exits and the surviving id enters, both with "
             "a reason.",
             key=("segment_id", "profile_id", "run_id"),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "activations",
@@ -444,21 +485,38 @@ TABLES: dict[str, TableSpec] = {
             ),
             "Every segment entry or exit emitted, with its channels and hold-out flag (the basis of uplift).",
             key=("event_id",),
+            pii=("detail",),
+            subject=(("profile_id", "profile"),),
         ),
         TableSpec(
             "erasures",
             pa.schema(
                 [
                     pa.field("erasure_id", pa.string(), nullable=False),
-                    pa.field("profile_id", pa.string()),
-                    pa.field("subject_hash", pa.string()),
+                    # The subject as given (email, phone or profile id), hashed with the platform's secret salt: a
+                    # later request for the same person can be matched, the person cannot be read back.
+                    pa.field("subject_hash", pa.string(), nullable=False),
                     pa.field("requested_at", TIMESTAMP, nullable=False),
-                    pa.field("completed_at", TIMESTAMP),
-                    pa.field("tables", pa.list_(pa.string())),
+                    pa.field("completed_at", TIMESTAMP, nullable=False),
+                    pa.field("erased", pa.string(), nullable=False),  # JSON: rows per table, rows per file kind
                 ]
             ),
-            "GDPR erasure log: who was erased (as a hash) and from which tables.",
+            "GDPR erasure log: when a subject (as a salted hash) was erased, and how many rows each table lost.",
             key=("erasure_id",),
+        ),
+        TableSpec(
+            "suppressions",
+            pa.schema(
+                [
+                    pa.field("identifier_hash", pa.string(), nullable=False),  # salted, as erasures.subject_hash
+                    pa.field("kind", pa.string(), nullable=False),  # email or phone
+                    pa.field("erasure_id", pa.string(), nullable=False),
+                    pa.field("suppressed_at", TIMESTAMP, nullable=False),
+                ]
+            ),
+            "Identifiers of erased persons (salted hashes): ingestion drops the rows that carry them, so that a later "
+            "file does not bring an erased person back.",
+            key=("identifier_hash",),
         ),
         TableSpec(
             "pipeline_runs",

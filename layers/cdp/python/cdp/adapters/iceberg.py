@@ -7,12 +7,15 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table, Transaction
 from pyiceberg.types import TimestampType
 
@@ -203,6 +206,44 @@ class IcebergStore:
     def delete(self, name: str, row_filter: str) -> None:
         with _quiet_empty_delete():
             self._retrying(name, lambda table: table.delete(row_filter))
+
+    def overwrite(self, name: str, row_filter: str, rows: pa.Table) -> None:
+        rows = rows.select(TABLES[name].schema.names).cast(TABLES[name].schema)
+        with _quiet_empty_delete():
+            self._retrying(name, lambda table: table.overwrite(rows.cast(stored_schema(table, rows.schema)),
+                                                               overwrite_filter=row_filter))
+
+    def forget_history(self, name: str, before: datetime) -> int:
+        """Expire every snapshot but the current one, then delete the table's files that it no longer references
+        and that were written before ``before`` (a writer's files not committed yet are newer): no time travel can
+        read what was deleted. Returns how many files were deleted."""
+        table = self.table(name).refresh()
+        current = table.current_snapshot()
+        if current is None:
+            return 0
+        older = [s.snapshot_id for s in table.metadata.snapshots if s.snapshot_id != current.snapshot_id]
+        if older:
+            table.maintenance.expire_snapshots().by_ids(older).commit()
+            table = table.refresh()
+        referenced = {table.metadata_location}
+        for snapshot in table.metadata.snapshots:
+            referenced.add(snapshot.manifest_list)
+            for manifest in snapshot.manifests(table.io):
+                referenced.add(manifest.manifest_path)
+                referenced.update(entry.data_file.file_path
+                                  for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
+        scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
+        filesystem = table.io.fs_by_scheme(scheme, netloc)
+        prefix = f"{scheme}://{netloc}" if scheme != "file" else "file://"
+        deleted = 0
+        for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
+            if info.type != pafs.FileType.File or (info.mtime_ns or 0) >= before.timestamp() * 1e9:
+                continue
+            location = f"{prefix}{info.path}" if scheme != "file" else Path(info.path).as_uri()
+            if location not in referenced and info.path not in referenced:
+                filesystem.delete_file(info.path)
+                deleted += 1
+        return deleted
 
     @contextmanager
     def writer(self, name: str) -> Iterator[_TransactionWriter]:

@@ -12,6 +12,7 @@ from cdp.config.alerts import AlertsSpec
 from cdp.config.base import ID_PATTERN, ConfigModel
 from cdp.config.features import FeatureSpec
 from cdp.config.identity import IdentitySpec, SurvivorshipSpec
+from cdp.config.privacy import PrivacySpec
 from cdp.config.scoring import ScoringSpec
 from cdp.config.segments import SegmentSpec
 from cdp.config.sources import SourceSpec
@@ -31,6 +32,7 @@ class Config(ConfigModel):
     activation_plans: tuple[ActivationPlanSpec, ...] = ()
     channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}
     alerts: AlertsSpec = AlertsSpec()
+    privacy: PrivacySpec = PrivacySpec()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:

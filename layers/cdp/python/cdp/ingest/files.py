@@ -16,6 +16,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from cdp import sql
 from cdp.config import Config, SourceSpec
 from cdp.events import FILE_INGESTED, envelope, event_time
 from cdp.ingest.contract import Validated, validate_all
@@ -23,6 +24,7 @@ from cdp.ingest.formats import MIXED, Content, FileRejected, NotUtf8, read_batch
 from cdp.ingest.normalisers import as_text
 from cdp.ingest.versions import VersionSet, first_occurrences, version_digests
 from cdp.ports import EventBus, TableStore
+from cdp.privacy.hashing import salted_hash_sql
 from cdp.sql import literal
 from cdp.tables import TABLES
 
@@ -42,6 +44,7 @@ class FileOutcome:
     rows_warned: int = 0
     rows_new: int = 0  # accepted rows that were not already known (new records or new versions)
     unknown_columns: tuple[str, ...] = ()
+    rows_suppressed: int = 0  # rows carrying an erased person's identifier, dropped (``suppressions``)
     # Data quality per field and rule, most frequent first: {field, rule, rows_quarantined, rows_warned}.
     quality: tuple[dict, ...] = ()
 
@@ -55,12 +58,14 @@ class Tally:
     rows_quarantined: int = 0
     rows_warned: int = 0
     rows_new: int = 0
+    rows_suppressed: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     issues: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # → [quarantined, warned]
 
-    def add(self, validated: Validated, rows_new: int = 0) -> None:
+    def add(self, validated: Validated, rows_new: int = 0, rows_suppressed: int = 0) -> None:
         self.rows_in += validated.rows_in
-        self.rows_accepted += validated.accepted.num_rows
+        self.rows_accepted += validated.accepted.num_rows - rows_suppressed
+        self.rows_suppressed += rows_suppressed
         self.rows_quarantined += validated.quarantine.num_rows
         self.rows_warned += validated.rows_warned
         self.rows_new += rows_new
@@ -73,8 +78,8 @@ class Tally:
         return dataclasses.asdict(self) | {"issues": [[*issue, *counts] for issue, counts in self.issues.items()]}
 
     def merge(self, other: dict) -> None:
-        for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rows_new"):
-            setattr(self, key, getattr(self, key) + other[key])
+        for key in ("rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rows_new", "rows_suppressed"):
+            setattr(self, key, getattr(self, key) + other.get(key, 0))
         self._add_columns(other["unknown_columns"])
         for name, rule, quarantined, warned in other["issues"]:
             self._count((name, rule), quarantined, warned)
@@ -93,7 +98,7 @@ class Tally:
         quality.sort(key=lambda i: (-i["rows_quarantined"] - i["rows_warned"], i["field"] or "", i["rule"]))
         return FileOutcome(file_id, source, uri, "ingested", None, self.rows_in, self.rows_accepted,
                            self.rows_quarantined, self.rows_warned, self.rows_new, tuple(self.unknown_columns),
-                           tuple(quality))
+                           self.rows_suppressed, tuple(quality))
 
 
 def file_id_for(source: str, fingerprint: str) -> str:
@@ -133,19 +138,44 @@ class NewVersions:
         return rows.filter(pa.array(fresh))
 
 
+class Suppressed:
+    """The identifiers of erased persons (``suppressions``, salted hashes): rows carrying one are dropped."""
+
+    def __init__(self, store: TableStore, salt: str | None):
+        self.hashes = store.read("suppressions", columns=("identifier_hash",))
+        if self.hashes.num_rows and salt is None:
+            raise RuntimeError("erased persons are suppressed, but ingestion was given no salt to recognise them")
+        self.salt = salt or ""
+
+    def filter(self, rows: pa.Table) -> tuple[pa.Table, int]:
+        columns = [c for c in ("email", "phone") if c in rows.column_names]
+        if not self.hashes.num_rows or not rows.num_rows or not columns:
+            return rows, 0
+        con = sql.connect()
+        con.register("rows", rows.select(columns))
+        con.register("suppressed", self.hashes)
+        hit = " OR ".join(f"coalesce({salted_hash_sql(self.salt, c)} IN (SELECT identifier_hash FROM suppressed), "
+                          "false)" for c in columns)
+        keep = con.sql(f"SELECT NOT ({hit}) FROM rows").to_arrow_table().column(0)
+        kept = rows.filter(keep)
+        return kept, rows.num_rows - kept.num_rows
+
+
 def _load(
     store: TableStore, spec: SourceSpec, source: str, content: Content, file_id: str, now: datetime,
-    encoding: str | None,
+    encoding: str | None, salt: str | None,
 ) -> Tally:
     tally = Tally()
     new_versions = NewVersions(store, spec.table, source)
+    suppressed = Suppressed(store, salt)
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
         batches = read_batches(content, spec.format, spec.delimiter, encoding)
         for validated in validate_all(batches, source=source, spec=spec, file_id=file_id, now=now):
-            fresh = new_versions.filter(validated.accepted)
+            kept, dropped = suppressed.filter(validated.accepted)
+            fresh = new_versions.filter(kept)
             target.append(fresh)
             quarantine.append(validated.quarantine)
-            tally.add(validated, fresh.num_rows)
+            tally.add(validated, fresh.num_rows, dropped)
     return tally
 
 
@@ -180,10 +210,12 @@ def ingest_file(
     now: datetime | None = None,
     *,
     bus: EventBus,
+    salt: str | None = None,
 ) -> FileOutcome:
     """Ingest a file given as a path (streamed) or bytes, and announce it with a ``File Ingested`` event.
 
     ``fingerprint`` identifies the file's content (the S3 ETag and version); a local file's is its SHA-256.
+    ``salt`` recognises the identifiers of erased persons, once there are any (``cdp.privacy.erasure``).
     """
     now = now or datetime.now(UTC)
     fingerprint = fingerprint or content_fingerprint(content)
@@ -192,10 +224,10 @@ def ingest_file(
         return skipped
     try:
         try:
-            tally = _load(store, spec, source, content, file_id, now, None)
+            tally = _load(store, spec, source, content, file_id, now, None, salt)
         except NotUtf8:
             # The sampled start was UTF-8 but later bytes are not: nothing was committed; read it value by value.
-            tally = _load(store, spec, source, content, file_id, now, MIXED)
+            tally = _load(store, spec, source, content, file_id, now, MIXED, salt)
     except FileRejected as exc:
         outcome = FileOutcome(file_id, source, uri, "rejected", str(exc))
     else:
@@ -230,6 +262,7 @@ def _files_row(outcome: FileOutcome, fingerprint: str, now: datetime) -> pa.Tabl
                 "rows_accepted": outcome.rows_accepted,
                 "rows_quarantined": outcome.rows_quarantined,
                 "rows_warned": outcome.rows_warned,
+                "rows_suppressed": outcome.rows_suppressed,
                 "quality": list(outcome.quality),
                 "ingested_at": now,
             }

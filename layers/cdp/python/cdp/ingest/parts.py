@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from cdp.config import Config
 from cdp.ingest.contract import validate_all
-from cdp.ingest.files import FileOutcome, NewVersions, Tally, begin_file, content_fingerprint, record_file
+from cdp.ingest.files import FileOutcome, NewVersions, Suppressed, Tally, begin_file, content_fingerprint, record_file
 from cdp.ingest.formats import MIXED, FileRejected, NotUtf8, Part, plan_parts, read_batches
 from cdp.ports import EventBus, TableStore
 from cdp.tables import TABLES
@@ -69,7 +69,7 @@ def _stage_part(
 
 def commit_parts(
     store: TableStore, config: Config, source: str, file_id: str, uri: str, stage: Path, parts: int,
-    fingerprint: str, now: datetime, rejected: str | None = None, *, bus: EventBus,
+    fingerprint: str, now: datetime, rejected: str | None = None, *, bus: EventBus, salt: str | None = None,
 ) -> FileOutcome:
     """Commit every staged part of a file in one transaction per table, then its files row.
 
@@ -86,10 +86,14 @@ def commit_parts(
     for n in names:
         tally.merge(json.loads((stage / f"{n}.counts.json").read_text()))
     new_versions = NewVersions(store, spec.table, source)
+    suppressed = Suppressed(store, salt)
     with store.writer(spec.table) as target, store.writer("quarantine") as quarantine:
         for name in names:
             for batch in pq.ParquetFile(stage / f"{name}.rows.parquet").iter_batches():
-                fresh = new_versions.filter(pa.Table.from_batches([batch]))
+                kept, dropped = suppressed.filter(pa.Table.from_batches([batch]))
+                tally.rows_accepted -= dropped
+                tally.rows_suppressed += dropped
+                fresh = new_versions.filter(kept)
                 target.append(fresh)
                 tally.rows_new += fresh.num_rows
             for batch in pq.ParquetFile(stage / f"{name}.quarantine.parquet").iter_batches():
@@ -99,7 +103,7 @@ def commit_parts(
 
 def ingest_in_parts(
     store: TableStore, config: Config, source: str, path: Path, uri: str, *, part_bytes: int, stage: Path,
-    bus: EventBus, fingerprint: str | None = None, now: datetime | None = None,
+    bus: EventBus, fingerprint: str | None = None, now: datetime | None = None, salt: str | None = None,
 ) -> FileOutcome:
     """Ingest a large file as parts, the way the cloud fans it out: plan, stage every part, commit once."""
     now = now or datetime.now(UTC)
@@ -118,6 +122,6 @@ def ingest_in_parts(
         rejected = None
     try:
         return commit_parts(store, config, source, file_id, uri, staged, len(parts), fingerprint, now, rejected,
-                            bus=bus)
+                            bus=bus, salt=salt)
     finally:
         shutil.rmtree(staged, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -10,12 +12,14 @@ from typing import Any
 
 from cdp.adapters.buses import LocalBus
 from cdp.adapters.iceberg import IcebergStore, local_catalog
+from cdp.adapters.landed import LocalFiles
 from cdp.adapters.models import FolderModels
 from cdp.config import Config
 from cdp.ingest.files import FileOutcome, ingest_file
 from cdp.pipeline.runner import new_run_id, run_step
 from cdp.pipeline.steps import STEPS, StepContext
 from cdp.ports import EventBus
+from cdp.privacy.erasure import Erasure, Subject, erase
 
 
 @dataclass
@@ -51,8 +55,8 @@ def local_bus(config: Config, workdir: Path) -> LocalBus:
 
 
 def ingest_paths(store: IcebergStore, config: Config, source: str, paths: list[Path], bus: EventBus,
-                 now: datetime | None = None) -> list[FileOutcome]:
-    return [ingest_file(store, config, source, path, str(path), bus=bus, now=now) for path in paths]
+                 now: datetime | None = None, salt: str | None = None) -> list[FileOutcome]:
+    return [ingest_file(store, config, source, path, str(path), bus=bus, now=now, salt=salt) for path in paths]
 
 
 def run_local(
@@ -69,7 +73,7 @@ def run_local(
     for source, path in landing_files(landing, config):
         if progress:
             progress(f"ingest {source}: {path.name}")
-        summary.files += ingest_paths(store, config, source, [path], bus, now)
+        summary.files += ingest_paths(store, config, source, [path], bus, now, local_salt(workdir))
     ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus, local_models(workdir))
     for step in STEPS:
         if progress:
@@ -87,3 +91,21 @@ def run_steps(config: Config, workdir: Path, names: tuple[str, ...], as_of: date
     store, bus = open_store(workdir), local_bus(config, workdir)
     ctx = StepContext(config, new_run_id(now), as_of or now.date(), now, bus, local_models(workdir), full_resolution)
     return {step.name: run_step(step.name, store, ctx) for step in STEPS if step.name in names}
+
+
+def local_salt(workdir: Path) -> str:
+    """The secret that salts the hashes of erased subjects and identifiers: made once per work folder, readable by
+    its owner only (in the cloud, a Secrets Manager secret the stack generates)."""
+    path = workdir / "secrets" / "salt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def erase_local(config: Config, workdir: Path, subject: Subject, now: datetime | None = None) -> Erasure:
+    """``cdp erase``: the person erased from the work folder's tables, the files they landed from and the outbox."""
+    return erase(open_store(workdir), LocalFiles(workdir / "outbox"), config, subject, local_salt(workdir),
+                 now or datetime.now(UTC))

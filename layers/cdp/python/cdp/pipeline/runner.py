@@ -50,7 +50,12 @@ def _columns(read: Read) -> tuple[str, ...] | None:
 def _read(store: TableStore, step: Step, read: Read) -> tuple[pa.Table, int | None]:
     snapshot, columns = store.snapshot_id(read.table), _columns(read)
     if read.rows == "new":
-        rows = store.read_appended(read.table, last_consumed(store, step.name, read.table), snapshot, read.where)
+        try:
+            rows = store.read_appended(read.table, last_consumed(store, step.name, read.table), snapshot, read.where)
+        except LookupError:
+            # The snapshot it resumes from is gone (an erasure forgot the table's history): all of it is new.
+            rows = store.read(read.table, read.where, snapshot_id=snapshot) if snapshot is not None else \
+                TABLES[read.table].schema.empty_table()
         return (rows.select(list(columns)) if columns else rows), snapshot
     if snapshot is None:
         rows = TABLES[read.table].schema.empty_table()
