@@ -21,6 +21,7 @@ from infra.components.integrations import Integrations
 from infra.components.large_files import LargeFiles
 from infra.components.observability import Observability, function_alarms
 from infra.components.pipeline import Pipeline, StartAfterIngestion, Training
+from infra.components.privacy import Privacy
 from infra.components.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,24 +88,33 @@ class CdpStack(Stack):
             layers=[cdp_layer, light],
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
+        privacy = Privacy(self, "Privacy", bus=activation.bus, key=storage.messaging_key,
+                          code=image("functions.erasure.handler.handler"), environment=environment)
+        for function in (ingest.function, large_files.committing):
+            privacy.give_salt_to(function)
         for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,
-                         *large_files.functions):
+                         *large_files.functions, privacy.function):
             # Read and write, never delete: Iceberg only ever adds files (what a commit replaces stays, for time
             # travel, until snapshots are expired).
             storage.data.grant_read(function)
             storage.data.grant_put(function)
         # Each function is granted the services it calls, no more (the cloud tests record every call and check).
         for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,
-                         *large_files.cataloguing):
+                         *large_files.cataloguing, privacy.function):
             catalog.grant_read_write(function)
         for function in (ingest.function, pipeline.function, *large_files.publishing):
             activation.bus.grant_put_events_to(function)
         for function in large_files.removing_staged:
             storage.data.grant_delete(function, f"{settings.STAGING_PREFIX}*")
+        # Erasure alone deletes what it must: the tables' files no snapshot needs any more, and the earlier versions
+        # of the landed files and outboxes it rewrote.
+        for prefix in (settings.WAREHOUSE_PREFIX + "/", settings.LANDING_PREFIX, settings.OUTBOX_PREFIX):
+            storage.data.grant_delete(privacy.function, f"{prefix}*")
         Observability(self, "Observability", key=storage.messaging_key, alerts=config.alerts, email=alarm_email,
                       alarms=[ingest.dead_letter_alarm, ingest.backlog_alarm, *function_alarms(self),
                               *pipeline.alarms, *training.alarms, *large_files.alarms, starter.dead_letter_alarm,
-                              *integrations.dead_letter_alarms, *activation.dead_letter_alarms])
+                              *integrations.dead_letter_alarms, *activation.dead_letter_alarms,
+                              privacy.dead_letter_alarm])
         self._suppress_reviewed_findings()
 
     def _suppress_reviewed_findings(self) -> None:
@@ -116,6 +126,11 @@ class CdpStack(Stack):
                                                   "prefixes, key, Glue tables of database cdp, and X-Ray (which "
                                                   "has no resource-level permissions)"},
         ])
+        NagSuppressions.add_resource_suppressions(
+            self.node.find_child("Privacy").node.find_child("Salt"),
+            [{"id": "AwsSolutions-SMG4", "reason": "The salt of erased persons' hashes is never rotated: a new salt "
+                                                   "would no longer recognise the persons already erased"}],
+        )
         NagSuppressions.add_resource_suppressions(
             self.node.find_child("Storage").node.find_child("AccessLogs"),
             [{"id": "AwsSolutions-S1", "reason": "This is the access-log bucket; logging it into itself would loop"}],

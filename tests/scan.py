@@ -48,9 +48,12 @@ def _avro_text(content: bytes) -> bytes:
 
 def readable(path: Path) -> str:
     """The file's content as text a person's identifiers can be searched in."""
-    content = path.read_bytes()
-    if path.suffix == ".parquet":
-        return "\n".join(str(row) for row in pq.read_table(path).to_pylist())
+    return readable_bytes(path.read_bytes())
+
+
+def readable_bytes(content: bytes) -> str:
+    if content[:4] == b"PAR1":
+        return "\n".join(str(row) for row in pq.read_table(io.BytesIO(content)).to_pylist())
     if content[:4] == b"Obj\x01":
         content = _avro_text(content)
     elif content[:2] == b"\x1f\x8b":

@@ -50,7 +50,8 @@ def start_large_file(landed: aws.LandedObject) -> None:
 def ingest_record(record: SQSRecord) -> None:
     for landed in aws.landed_objects(json.loads(record.body)):
         if landed.source is None:
-            logger.warning("object outside landing/<source>/ ignored", extra={"key": landed.key})
+            # Not the key: a file's name may be a person's.
+            logger.warning("object outside landing/<source>/ ignored")
             continue
         if landed.size >= aws.split_bytes():
             start_large_file(landed)
@@ -58,7 +59,7 @@ def ingest_record(record: SQSRecord) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = landed.download(Path(folder))
             outcome = ingest_file(aws.store(), aws.config(), landed.source, path, landed.uri, landed.fingerprint,
-                                  bus=aws.bus())
+                                  bus=aws.bus(), salt=aws.salt())
         # Counts only: file names and row values may hold personal data and stay out of the logs.
         logger.info("file processed", extra={"file_id": outcome.file_id, "source": outcome.source,
                                               "status": outcome.status, "rows_in": outcome.rows_in,

@@ -106,7 +106,7 @@ def commit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             s3.download_file(bucket, key, str(Path(folder) / Path(key).name))
         outcome = commit_parts(aws.store(), aws.config(), event["source"], event["file_id"], uri, Path(folder),
                                len(event["parts"]), event["fingerprint"], datetime.now(UTC),
-                               rejected[0] if rejected else None, bus=aws.bus())
+                               rejected[0] if rejected else None, bus=aws.bus(), salt=aws.salt())
     _remove_staged(bucket, event["file_id"])
     logger.info("file committed", extra={"file_id": outcome.file_id, "status": outcome.status,
                                          "rows_in": outcome.rows_in, "rows_quarantined": outcome.rows_quarantined})

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from cdp import settings
 from cdp.config import Config
-from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name, channel_rule_pattern
+from cdp.events import BUS_NAME, archive_pattern, channel_rule_name, channel_rule_pattern
 from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
 # The light functions' runtime; the light layer is built for the same Python (infra/packaging.py).
@@ -60,7 +60,7 @@ class Activation(Construct):
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
         self.bus.archive("Archive", description="Every platform event, for replay and audits",
-                         event_pattern=events.EventPattern(source=[EVENT_SOURCE]), retention=Duration.days(365))
+                         event_pattern=event_pattern(archive_pattern()), retention=Duration.days(365))
         # EventBridge and SQS must be able to use the key of the encrypted channel queues.
         key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],

@@ -33,6 +33,7 @@ class LargeFiles(Construct):
         self.functions = [function("Plan", "plan"), function("Stage", "stage"), function("Commit", "commit"),
                           function("Fail", "fail")]
         plan, stage, commit, fail = self.functions
+        self.committing = commit  # it writes the rows to the tables
         self.removing_staged = [commit, fail]  # they remove a file's staged parts, on success and on failure
         self.publishing = [commit, fail]  # they publish the file's outcome
         self.cataloguing = [plan, commit, fail]  # staging a part writes only to staging/, no table

@@ -84,6 +84,13 @@ def deploy(template: dict[str, Any], client: Callable[[str], Any], region: str, 
     for logical_id in d.of_type(template, "AWS::KMS::Key"):
         key = kms.create_key(Description=logical_id)["KeyMetadata"]
         d.made[logical_id] = {"Ref": key["KeyId"], "Arn": key["Arn"]}
+    secrets = client("secretsmanager")
+    for logical_id, properties in d.of_type(template, "AWS::SecretsManager::Secret").items():
+        generated = properties["GenerateSecretString"]
+        value = secrets.get_random_password(PasswordLength=generated["PasswordLength"],
+                                            ExcludePunctuation=generated.get("ExcludePunctuation", False))
+        made = secrets.create_secret(Name=_name(logical_id, suffix), SecretString=value["RandomPassword"])
+        d.made[logical_id] = {"Ref": made["ARN"], "Arn": made["ARN"]}
     buckets = d.of_type(template, "AWS::S3::Bucket")
     # The access-log bucket first: the data bucket logs into it.
     for logical_id in sorted(buckets, key=lambda name: "LoggingConfiguration" in buckets[name]):

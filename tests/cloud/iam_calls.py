@@ -70,6 +70,8 @@ def _resource_arns(signing: str, operation: str, params: dict[str, Any], deploym
         return arns + ([f"{base}:table/{database}/{table}"] if table else [])
     if signing == "states" and "stateMachineArn" in params:
         return [params["stateMachineArn"]]
+    if signing == "secretsmanager" and "SecretId" in params:
+        return [params["SecretId"]]
     if signing == "events" and operation == "PutEvents":
         return sorted({f"{base}:event-bus/{entry.get('EventBusName', 'default')}" for entry in params["Entries"]})
     return []

@@ -24,6 +24,7 @@ from cdp.adapters import lambda_env as aws
 from cdp.events import BUS_NAME, EVENT_SOURCE, channel_rule_name
 from cdp.pipeline.local import run_local
 from cdp.pipeline.steps import STEP_NAMES
+from cdp.tables import TABLES
 from tests.cloud import asl, deploy, glue_tables, iam_calls, sqs_trigger
 
 pytestmark = pytest.mark.cloud
@@ -79,7 +80,7 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     """The stack's bucket, queues, bus, rules, database and tables, made on the moto server from the synthesized
     template (``deploy``, ``glue_tables``), and the Lambda environment the stack would set."""
     from cdp import settings
-    from cdp.events import ingestion_rule_pattern
+    from cdp.events import erasure_rule_pattern, ingestion_rule_pattern
 
     template = synthesized.template_json
     # Each test gets its own database, bucket, queues and rules so that tests on one server stay independent.
@@ -94,7 +95,7 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for cached in (aws.config, aws.store, aws.bus, aws.models):
+    for cached in (aws.config, aws.store, aws.bus, aws.models, aws.salt):
         cached.cache_clear()
 
     def client(service: str) -> Any:
@@ -106,6 +107,8 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
     deployed = deploy.deploy(template, client, REGION, suffix,
                              {notifications["BucketName"]["Ref"]: bucket, database_id: database})
     iam_calls.DEPLOYMENT[0] = deployed  # calls are checked against this test's resources
+    (salt,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    monkeypatch.setenv(settings.SALT_SECRET_ENV, deployed.made[salt]["Arn"])
     # The machines' ARNs, as the stack hands them to the functions.
     machines = {k: r["Properties"] for k, r in template["Resources"].items()
                 if r["Type"] == "AWS::StepFunctions::StateMachine"}
@@ -124,9 +127,11 @@ def cloud(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s
                       for rule in rules.values() if rule.get("Name") == channel_rule_name(channel)}
     (ingested,) = [url[_target_of(template, r)] for r in rules.values()
                    if r.get("EventPattern") == ingestion_rule_pattern()]
+    (erasures,) = [url[_target_of(template, r)] for r in rules.values()
+                   if r.get("EventPattern") == erasure_rule_pattern()]
     yield {"bucket": bucket, "s3": client("s3"), "sqs": client("sqs"), "deployed": deployed,
            "landing_queue": url[landing["QueueArn"]["Fn::GetAtt"][0]], "channel_queues": channel_queues,
-           "ingested_queue": ingested}
+           "ingested_queue": ingested, "erasure_queue": erasures}
     iam_calls.DEPLOYMENT[0] = None
     deploy.teardown(deployed, template, client)
 
@@ -573,6 +578,63 @@ def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_l
     runs = aws.store().read("pipeline_runs").to_pylist()
     assert [(r["step"], r["error"]) for r in runs if r["status"] == "failed"] == [("features", "ValueError")]
     assert {r["step"] for r in runs if r["status"] == "succeeded"} == {"resolve", "merge"}
+
+
+def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_object(
+        cloud, small_landing: Path, synthesized, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from cdp import settings
+    from cdp.events import ERASURE_REQUESTED
+    from functions.erasure.handler import handler as erasure
+    from tests.scan import findings, readable_bytes
+
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-before-erasure")
+    # What the channels received reaches their outboxes in the bucket.
+    sender = importlib.import_module("functions.channel_sender.handler")
+    for channel, url in cloud["channel_queues"].items():
+        if messages := drain(cloud["sqs"], url):
+            monkeypatch.setenv(settings.CHANNEL_ENV, channel)
+            sender.handler(as_sqs_event(messages), FakeLambdaContext())
+    # Someone a channel was sent: their address is in the tables, the landed files and an outbox.
+    listed = cloud["s3"].list_objects_v2(Bucket=cloud["bucket"], Prefix=settings.OUTBOX_PREFIX)["Contents"]
+    sent = [json.loads(line) for item in listed if item["Key"].endswith(".jsonl") for line in cloud["s3"].get_object(
+        Bucket=cloud["bucket"], Key=item["Key"])["Body"].read().decode().splitlines()]
+    email = next(e["detail"]["identifiers"]["email"] for e in sent if e["detail"].get("identifiers", {}).get("email"))
+    (profile,) = aws.store().read("profiles", f"email == '{email}'").to_pylist()
+    identifiers, phones = {email, profile["profile_id"]}, {profile["phone"]} - {None}
+
+    def everything() -> list[tuple[str, str]]:
+        """Every table as it reads, and every version of every object in the bucket."""
+        texts = [(name, json.dumps(aws.store().read(name).to_pylist(), default=str)) for name in TABLES]
+        pages = cloud["s3"].get_paginator("list_object_versions").paginate(Bucket=cloud["bucket"])
+        for version in (v for page in pages for v in page.get("Versions", [])):
+            body = cloud["s3"].get_object(Bucket=cloud["bucket"], Key=version["Key"],
+                                          VersionId=version["VersionId"])["Body"].read()
+            texts.append((f"{version['Key']}@{version['VersionId']}", readable_bytes(body)))
+        return texts
+
+    assert {"warehouse", "landing", "outbox"} <= {name.split("/")[0] for name, text in everything()
+                                                  if findings([(name, text)], identifiers, phones)}
+    events = boto3.client("events", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
+    events.put_events(Entries=[{"EventBusName": BUS_NAME, "Source": "brand.privacy", "DetailType": ERASURE_REQUESTED,
+                                "Detail": json.dumps({"email": email.upper(), "request_id": "dsr-1"})}])
+    requests = drain(cloud["sqs"], cloud["erasure_queue"])
+    assert len(requests) == 1
+    aws.salt.cache_clear()  # the erasure function is a process of its own: it reads the secret itself
+    assert erasure(as_sqs_event(requests), FakeLambdaContext()) == {"batchItemFailures": []}
+
+    left = findings(everything(), identifiers, phones)
+    assert not left, "\n".join(left)
+    (audit,) = aws.store().read("erasures").to_pylist()
+    assert json.loads(audit["erased"])["profiles"] == 1
+    # Landing the same files again brings nobody back: the ingest function knows the suppressed identifiers.
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    assert not findings([(name, json.dumps(aws.store().read(name).to_pylist(), default=str))
+                         for name in ("records", "quarantine")], {email}, phones)
 
 
 def _function(template: dict[str, Any], prefix: str) -> str:

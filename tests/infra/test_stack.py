@@ -57,9 +57,9 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dead_letter_queue(s
                            for q in queues.values() if "RedrivePolicy" in q["Properties"]}
     config = load_config(example_config_path())
     integrations = [s for s in config.sources.values() if s.events]
-    # The landing queue, one per channel, one per source fed by integration events and the pipeline starter's:
-    # each with its own DLQ.
-    assert len(dead_letter_targets) == 1 + len(config.channels) + len(integrations) + 1
+    # The landing queue, one per channel, one per source fed by integration events, the pipeline starter's and the
+    # erasure requests': each with its own DLQ.
+    assert len(dead_letter_targets) == 1 + len(config.channels) + len(integrations) + 1 + 1
     assert len(queues) == 2 * len(dead_letter_targets)
 
 
@@ -78,7 +78,8 @@ def test_data_functions_are_one_container_image_and_senders_are_zip(synthesized)
     functions = resources(synthesized, "AWS::Lambda::Function")
     images = {k: f for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"}
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in images.values())
-    assert commands == ["functions.ingest.handler.handler", "functions.large_file.handler.commit",
+    assert commands == ["functions.erasure.handler.handler", "functions.ingest.handler.handler",
+                        "functions.large_file.handler.commit",
                         "functions.large_file.handler.fail", "functions.large_file.handler.plan",
                         "functions.large_file.handler.stage",
                         "functions.pipeline.handler.failed", "functions.pipeline.handler.handler",
@@ -399,18 +400,25 @@ def _actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
-def test_only_the_functions_that_remove_staged_parts_may_delete_objects_and_only_there(synthesized) -> None:
+def test_only_erasure_and_the_functions_that_remove_staged_parts_may_delete_objects_and_only_there(
+        synthesized) -> None:
     commands = {name: f["Properties"]["ImageConfig"]["Command"][0]
                 for name, f in resources(synthesized, "AWS::Lambda::Function").items()
                 if "ImageConfig" in f["Properties"]}
-    removing = {"functions.large_file.handler.commit", "functions.large_file.handler.fail"}
-    assert removing < set(commands.values())
+    # Where each may delete: staged parts; for erasure, the tables' unreferenced files and the earlier versions of
+    # the landed files and outboxes it rewrote.
+    removing = {"functions.large_file.handler.commit": [settings.STAGING_PREFIX],
+                "functions.large_file.handler.fail": [settings.STAGING_PREFIX],
+                "functions.erasure.handler.handler": [settings.WAREHOUSE_PREFIX + "/", settings.LANDING_PREFIX,
+                                                      settings.OUTBOX_PREFIX]}
+    assert set(removing) < set(commands.values())
     for function, command in commands.items():
         deleting = [s for s in _role_statements(synthesized, function)
                     if any(a.startswith("s3:Delete") for a in _actions(s))]
         if command not in removing:
             assert deleting == [], command
             continue
-        (statement,) = deleting
-        resource = json.dumps(statement["Resource"])
-        assert f"/{settings.STAGING_PREFIX}*" in resource, (command, resource)
+        resources_deleted = sorted(json.dumps(statement["Resource"]) for statement in deleting)
+        assert len(resources_deleted) == len(removing[command]), command
+        for prefix in removing[command]:
+            assert any(f"/{prefix}*" in resource for resource in resources_deleted), (command, prefix)

@@ -12,6 +12,8 @@ SEGMENT_MEMBERSHIP_CHANGED = "Segment Membership Changed"
 FILE_INGESTED = "File Ingested"
 PIPELINE_RUN_COMPLETED = "Pipeline Run Completed"
 PROFILE_ERASED = "Profile Erased"
+# Sent by the brand's privacy tooling: {"email": ...} or {"phone": ...} or {"profile_id": ...}, and a request_id.
+ERASURE_REQUESTED = "Erasure Requested"
 
 
 def channel_rule_name(channel: str) -> str:
@@ -43,6 +45,17 @@ def integration_rule_pattern(detail_types: tuple[str, ...] | list[str]) -> dict[
 def ingestion_rule_pattern() -> dict[str, Any]:
     """Files the platform ingested (not those it rejected): what starts a pipeline run after ingestion."""
     return {"source": [EVENT_SOURCE], "detail-type": [FILE_INGESTED], "detail": {"status": ["ingested"]}}
+
+
+def erasure_rule_pattern() -> dict[str, Any]:
+    """Erasure requests, from whichever system the brand handles data subjects' requests in (never the platform)."""
+    return {"source": [{"anything-but": [EVENT_SOURCE]}], "detail-type": [ERASURE_REQUESTED]}
+
+
+def archive_pattern() -> dict[str, Any]:
+    """What the bus archives for replay: the platform's own events. An erasure request names the person in clear,
+    is never archived, and comes from another source anyway."""
+    return {"source": [EVENT_SOURCE]}
 
 
 def event_time(moment: datetime) -> str:

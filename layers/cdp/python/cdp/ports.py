@@ -44,8 +44,9 @@ class TableStore(Protocol):
     def overwrite(self, name: str, row_filter: str, rows: pa.Table) -> None:
         """In one commit: the rows matching ``row_filter`` become ``rows``."""
 
-    def forget_history(self, name: str, before: datetime) -> int:
-        """Drop every earlier version of the table and the files only they referenced, written before ``before``."""
+    def forget_history(self, name: str, before: datetime) -> list[str]:
+        """Drop every earlier version of the table; the locations of the files only they referenced (written before
+        ``before``), for the caller to delete."""
 
     def writer(self, name: str) -> AbstractContextManager[BatchWriter]:
         """Append batches that become visible together, in one commit, when the block exits without error."""

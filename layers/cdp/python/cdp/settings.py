@@ -20,6 +20,7 @@ PIPELINE_DEBOUNCE_SECONDS = 300
 SPLIT_BYTES_ENV = "CDP_SPLIT_BYTES"  # landed files from this size on are ingested in parts
 CHANNEL_ENV = "CDP_CHANNEL"  # a channel sender's channel
 SOURCE_ENV = "CDP_SOURCE"  # an integration batcher's source
+SALT_SECRET_ENV = "CDP_SALT_SECRET"  # the secret salting erased subjects' hashes (erasure, ingestion)
 # Endpoints override AWS's own in tests (moto's server); never set in a deployed stack.
 S3_ENDPOINT_ENV = "CDP_S3_ENDPOINT"
 GLUE_ENDPOINT_ENV = "CDP_GLUE_ENDPOINT"

@@ -55,6 +55,15 @@ def catalog_from_environment() -> Catalog:
     return glue_catalog(os.environ[settings.WAREHOUSE_ENV], **extra)
 
 
+def private_metrics(name: str) -> dict[str, str]:
+    """Table properties that keep personal values out of the manifests: Iceberg keeps each column's lowest and
+    highest value per data file (and a manifest keeps them even for a file a delete removed); for the columns that
+    hold personal data or tie a row to a person, only counts."""
+    spec = TABLES[name]
+    return {f"write.metadata.metrics.column.{column}": "counts"
+            for column in dict.fromkeys((*spec.pii, *(c for c, _ in spec.subject)))}
+
+
 def stored_schema(table: Table, declared: pa.Schema) -> pa.Schema:
     """``declared`` as ``table`` stores it. A UTC timestamp column that the catalog made without a time zone (Glue
     makes the columns CloudFormation declares as `timestamp` that way) takes the same instants without their zone:
@@ -136,9 +145,15 @@ class IcebergStore:
                     # A newer release added columns: evolve the table in place (old rows read them as null).
                     with table.update_schema() as update:
                         update.union_by_name(TABLES[name].schema)
+                missing = {k: v for k, v in private_metrics(name).items() if table.properties.get(k) != v}
+                if missing:  # a table the stack declared, or an older one
+                    with table.transaction() as transaction:
+                        transaction.set_properties(missing)
+                    table = table.refresh()
                 self._tables[name] = table
             except NoSuchTableError:
-                self._tables[name] = self.catalog.create_table_if_not_exists(identifier, schema=TABLES[name].schema)
+                self._tables[name] = self.catalog.create_table_if_not_exists(
+                    identifier, schema=TABLES[name].schema, properties=private_metrics(name))
         return self._tables[name]
 
     def _retrying(self, name: str, commit: Callable[[Table], T]) -> T:
@@ -213,14 +228,14 @@ class IcebergStore:
             self._retrying(name, lambda table: table.overwrite(rows.cast(stored_schema(table, rows.schema)),
                                                                overwrite_filter=row_filter))
 
-    def forget_history(self, name: str, before: datetime) -> int:
-        """Expire every snapshot but the current one, then delete the table's files that it no longer references
-        and that were written before ``before`` (a writer's files not committed yet are newer): no time travel can
-        read what was deleted. Returns how many files were deleted."""
+    def forget_history(self, name: str, before: datetime) -> list[str]:
+        """Expire every snapshot but the current one; return the table's files that no snapshot references any more
+        and that were written before ``before`` (a writer's files not committed yet are newer), for the caller to
+        delete (every version of them, in a versioned bucket)."""
         table = self.table(name).refresh()
         current = table.current_snapshot()
         if current is None:
-            return 0
+            return []
         older = [s.snapshot_id for s in table.metadata.snapshots if s.snapshot_id != current.snapshot_id]
         if older:
             table.maintenance.expire_snapshots().by_ids(older).commit()
@@ -234,16 +249,15 @@ class IcebergStore:
                                   for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
         scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
         filesystem = table.io.fs_by_scheme(scheme, netloc)
-        prefix = f"{scheme}://{netloc}" if scheme != "file" else "file://"
-        deleted = 0
+        unreferenced = []
         for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
             if info.type != pafs.FileType.File or (info.mtime_ns or 0) >= before.timestamp() * 1e9:
                 continue
-            location = f"{prefix}{info.path}" if scheme != "file" else Path(info.path).as_uri()
+            # The listing's paths: /folder/file locally, bucket/key on S3.
+            location = Path(info.path).as_uri() if scheme == "file" else f"{scheme}://{info.path}"
             if location not in referenced and info.path not in referenced:
-                filesystem.delete_file(info.path)
-                deleted += 1
-        return deleted
+                unreferenced.append(location)
+        return unreferenced
 
     @contextmanager
     def writer(self, name: str) -> Iterator[_TransactionWriter]:

@@ -49,6 +49,13 @@ def models() -> S3Models:
     return S3Models(client("s3"), os.environ[settings.DATA_BUCKET_ENV])
 
 
+@cache
+def salt() -> str | None:
+    """The platform's secret salt (Secrets Manager), for the functions the stack gives it to."""
+    secret = os.environ.get(settings.SALT_SECRET_ENV)
+    return client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"] if secret else None
+
+
 @dataclass(frozen=True)
 class LandedObject:
     bucket: str

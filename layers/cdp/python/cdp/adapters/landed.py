@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from cdp.privacy.rewrite import without_rows
 
@@ -43,14 +44,20 @@ class LocalFiles:
                 _replace_file(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
         return removed
 
+    def purge(self, locations: list[str]) -> None:
+        for location in locations:
+            Path(urlparse(location).path).unlink(missing_ok=True)
+
 
 class S3Files:
-    """Landed files are S3 objects (``s3://bucket/key``) in a versioned bucket: the rewritten object becomes the only
-    version, the earlier ones (which still hold the rows) are deleted. Delivered events live in the channels'
-    systems, reached through the bus, not here."""
+    """Landed files are S3 objects (``s3://bucket/key``) in a versioned bucket; delivered events are the channels'
+    outbox objects (``outbox/<channel>/``). A rewritten object becomes the only version: the earlier ones, which
+    still hold the rows, are deleted."""
 
-    def __init__(self, s3: Any):
+    def __init__(self, s3: Any, bucket: str, outbox_prefix: str):
         self.s3 = s3
+        self.bucket = bucket
+        self.outbox_prefix = outbox_prefix
 
     def remove_rows(self, uri: str, file_format: str, rows: set[int], delimiter: str | None) -> int:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -59,16 +66,35 @@ class S3Files:
         except self.s3.exceptions.NoSuchKey:
             return 0
         rewritten, removed = without_rows(content, file_format, rows, delimiter)
-        if not removed:
-            return 0
-        written = self.s3.put_object(Bucket=bucket, Key=key, Body=rewritten,
-                                     Metadata={"cdp-erasure": "rows-removed"})
-        versions = self.s3.get_paginator("list_object_versions")
-        for page in versions.paginate(Bucket=bucket, Prefix=key):
-            for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if version["Key"] == key and version["VersionId"] != written.get("VersionId"):
-                    self.s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+        if removed:
+            self._replace(bucket, key, rewritten)
         return removed
 
     def remove_events(self, profile_ids: set[str]) -> int:
-        return 0
+        removed = 0
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.outbox_prefix):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith(".jsonl"):
+                    continue
+                lines = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read().decode().splitlines()
+                kept = [line for line in lines if not line or json.loads(line)["detail"].get("profile_id")
+                        not in profile_ids]
+                if len(kept) != len(lines):
+                    removed += len(lines) - len(kept)
+                    self._replace(self.bucket, item["Key"], ("\n".join(kept) + "\n" if kept else "").encode())
+        return removed
+
+    def purge(self, locations: list[str]) -> None:
+        for location in locations:
+            bucket, _, key = location.split("://", 1)[1].partition("/")
+            self._delete_versions(bucket, key)
+
+    def _delete_versions(self, bucket: str, key: str, keep: str | None = None) -> None:
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+            for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                if version["Key"] == key and version["VersionId"] != keep:
+                    self.s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+
+    def _replace(self, bucket: str, key: str, content: bytes) -> None:
+        written = self.s3.put_object(Bucket=bucket, Key=key, Body=content, Metadata={"cdp-erasure": "rewritten"})
+        self._delete_versions(bucket, key, keep=written.get("VersionId"))

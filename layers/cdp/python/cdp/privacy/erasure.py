@@ -51,7 +51,10 @@ class LandedFiles(Protocol):
         no longer there (retention) has nothing to remove."""
 
     def remove_events(self, profile_ids: set[str]) -> int:
-        """Remove the delivered events about these profiles (the local bus's outbox); how many went."""
+        """Remove the delivered events about these profiles (the outboxes); how many went."""
+
+    def purge(self, locations: list[str]) -> None:
+        """Delete these files of the tables, every version of each."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,9 @@ def erase(store: TableStore, files: LandedFiles, config: Config, subject: Subjec
         erasure.file_rows += files.remove_rows(uri, file_format, rows, delimiter)
     erasure.events = files.remove_events(person.profiles)
     for name in sorted(touched):
-        erasure.history_files += store.forget_history(name, now)
+        forgotten = store.forget_history(name, now)
+        files.purge(forgotten)
+        erasure.history_files += len(forgotten)
     _resume_after(store, touched, before, erasure.erasure_id, now)
     if config.privacy.erasure.suppress:
         erasure.suppressed = _suppress(store, person, salt, erasure.erasure_id, now)
