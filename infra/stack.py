@@ -15,6 +15,7 @@ from cdp.config import Config
 from cdp.events import BUS_NAME
 from cdp.tables import DATABASE
 from infra.components.activation import LIGHT_RUNTIME, Activation
+from infra.components.analytics import Analytics
 from infra.components.catalog import Catalog
 from infra.components.ingest import Ingest
 from infra.components.integrations import Integrations
@@ -32,7 +33,10 @@ class CdpStack(Stack):
                  light_layer: Path, schedule: str, training_schedule: str = "cron(0 2 ? * SUN *)",
                  alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        storage = Storage(self, "Storage")
+        storage = Storage(self, "Storage", retention=config.privacy.retention,
+                          results_days=config.analytics.results_days)
+        Analytics(self, "Analytics", data=storage.data, key=storage.key, spec=config.analytics,
+                  name=f"{construct_id}-analysts")
         catalog = Catalog(self, "Catalog", warehouse_uri=storage.warehouse_uri)
         environment = {
             settings.CONFIG_ENV: settings.IMAGE_CONFIG_PATH, settings.WAREHOUSE_ENV: storage.warehouse_uri,

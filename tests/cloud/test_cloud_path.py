@@ -583,12 +583,18 @@ def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_l
 def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_object(
         cloud, small_landing: Path, synthesized, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
+    import io
 
     from cdp import settings
     from cdp.events import ERASURE_REQUESTED
     from functions.erasure.handler import handler as erasure
     from tests.scan import findings, readable_bytes
 
+    # Every function's log lines, wherever its logger was first told to write.
+    logged = io.StringIO()
+    for name in ("ingest", "pipeline", "channel_sender", "erasure"):
+        handler = importlib.import_module(f"functions.{name}.handler").logger.registered_handler
+        monkeypatch.setattr(handler, "stream", logged)
     drop_files(cloud, small_landing)
     run_ingest_lambda(cloud)
     run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-before-erasure")
@@ -635,6 +641,10 @@ def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_ob
     run_ingest_lambda(cloud)
     assert not findings([(name, json.dumps(aws.store().read(name).to_pylist(), default=str))
                          for name in ("records", "quarantine")], {email}, phones)
+    # What every function logged on the way (ingest, pipeline, senders, erasure) names no one.
+    assert '"erasure done"' in logged.getvalue() and '"file processed"' in logged.getvalue()
+    assert not findings([("logs", logged.getvalue())], identifiers | {"marie@example.fr", "helene@example.fr"},
+                        phones)
 
 
 def _function(template: dict[str, Any], prefix: str) -> str:

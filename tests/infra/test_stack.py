@@ -422,3 +422,42 @@ def test_only_erasure_and_the_functions_that_remove_staged_parts_may_delete_obje
         assert len(resources_deleted) == len(removing[command]), command
         for prefix in removing[command]:
             assert any(f"/{prefix}*" in resource for resource in resources_deleted), (command, prefix)
+
+
+def test_every_bucket_expires_what_it_keeps_as_the_retention_config_says(synthesized) -> None:
+    retention = load_config(example_config_path()).privacy.retention
+    buckets = resources(synthesized, "AWS::S3::Bucket")
+    for name, bucket in buckets.items():
+        rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert all(r["Status"] == "Enabled" for r in rules), name
+        # Earlier versions expire and abandoned uploads are aborted everywhere.
+        assert any("NoncurrentVersionExpiration" in r for r in rules), name
+        assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")
+                   == retention.incomplete_upload_days for r in rules), name
+    (data,) = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    expiring = {r.get("Prefix"): r.get("ExpirationInDays")
+                for r in data["Properties"]["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
+    results_days = load_config(example_config_path()).analytics.results_days
+    # Never the tables nor the models.
+    assert expiring == {settings.LANDING_PREFIX: retention.landing_days,
+                        settings.STAGING_PREFIX: retention.staging_days, settings.OUTBOX_PREFIX: retention.outbox_days,
+                        settings.ATHENA_RESULTS_PREFIX: results_days}
+
+
+def test_analysts_query_through_a_workgroup_with_encrypted_results_and_a_scan_limit(synthesized) -> None:
+    analytics = load_config(example_config_path()).analytics
+    (workgroup,) = resources(synthesized, "AWS::Athena::WorkGroup").values()
+    configuration = workgroup["Properties"]["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == analytics.bytes_scanned_limit_gb * 1024**3
+    results = configuration["ResultConfiguration"]
+    assert results["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert "KmsKey" in results["EncryptionConfiguration"]
+    assert settings.ATHENA_RESULTS_PREFIX in json.dumps(results["OutputLocation"])
+
+
+def test_the_app_refuses_a_region_outside_the_european_union_unless_the_config_allows_it() -> None:
+    from infra.app import build_app
+
+    with pytest.raises(SystemExit, match="outside the European Union"):
+        build_app(context={"region": "us-east-1"})

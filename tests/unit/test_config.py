@@ -59,3 +59,17 @@ def test_a_segment_rule_on_an_unknown_column_is_reported() -> None:
     config = parse_config(broken("rule: revenue >= 1500", "rule: revenu >= 1500"))
     problems = check_rules(config.segments)
     assert len(problems) == 1 and "high_value" in problems[0] and "revenue" in problems[0]
+
+
+def test_a_region_outside_the_european_union_needs_an_explicit_setting(retail_config) -> None:
+    from pydantic import ValidationError
+
+    from cdp.config import Config
+
+    settings = retail_config.model_dump(mode="json")
+    with pytest.raises(ValidationError, match="outside the European Union"):
+        Config.model_validate({**settings, "region": "us-east-1"})
+    with pytest.raises(ValidationError, match="outside the European Union"):
+        Config.model_validate({**settings, "region": "eu-west-2"})  # London: not in the Union
+    assert Config.model_validate({**settings, "region": "us-east-1", "allow_outside_eu": True}).region == "us-east-1"
+    assert Config.model_validate({**settings, "region": "eu-central-1"}).region == "eu-central-1"

@@ -35,6 +35,7 @@ LANDING_PREFIX = "landing/"  # landing/<source>/...: files dropped by the brand,
 STAGING_PREFIX = "staging/"  # staging/<file_id>/...: validated parts of a large file, until they are committed
 OUTBOX_PREFIX = "outbox/"  # outbox/<channel>/<date>/...: what each channel delivers, for its connector
 WAREHOUSE_PREFIX = "warehouse"  # the Iceberg tables
+ATHENA_RESULTS_PREFIX = "athena-results/"  # the analysts' workgroup's query results
 MODELS_PREFIX = "models/"  # models/<name>/<version>.json and models/<name>/LATEST: trained model artefacts
 
 

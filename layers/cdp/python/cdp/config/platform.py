@@ -18,11 +18,30 @@ from cdp.config.segments import SegmentSpec
 from cdp.config.sources import SourceSpec
 from cdp.tables import TABLES
 
+# Regions inside the European Union, where the data stays by default (London and Zurich are not in it).
+EU_REGIONS = frozenset({"eu-west-1", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2"})
+
+
+def residency_problem(region: str, allow_outside_eu: bool) -> str | None:
+    """Why the data may not go to ``region``, if it may not."""
+    if region in EU_REGIONS or allow_outside_eu:
+        return None
+    return (f"region {region!r} is outside the European Union ({', '.join(sorted(EU_REGIONS))}); the data would "
+            "leave it: set allow_outside_eu: true to deploy there on purpose")
+
+
+class AnalyticsSpec(ConfigModel):
+    """The Athena workgroup analysts query the tables through."""
+
+    bytes_scanned_limit_gb: int = Field(10, ge=1, description="A query that would scan more is cancelled.")
+    results_days: int = Field(30, ge=1, description="Query results are kept this long.")
+
 
 class Config(ConfigModel):
     version: Literal[1] = 1
     project: str = "cdp"
-    region: str = "eu-west-3"
+    region: str = Field("eu-west-3", description="Where the stack and every byte of data live.")
+    allow_outside_eu: bool = Field(False, description="Required to set a region outside the European Union.")
     sources: dict[Annotated[str, Field(pattern=ID_PATTERN)], SourceSpec]
     identity: IdentitySpec = IdentitySpec()
     survivorship: SurvivorshipSpec = SurvivorshipSpec()
@@ -33,9 +52,12 @@ class Config(ConfigModel):
     channels: dict[Annotated[str, Field(pattern=ID_PATTERN)], ChannelSpec] = {}
     alerts: AlertsSpec = AlertsSpec()
     privacy: PrivacySpec = PrivacySpec()
+    analytics: AnalyticsSpec = AnalyticsSpec()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
+        if problem := residency_problem(self.region, self.allow_outside_eu):
+            raise ValueError(problem)
         segment_ids = [segment.id for segment in self.segments]
         if len(set(segment_ids)) != len(segment_ids):
             raise ValueError("segment ids must be unique")

@@ -20,5 +20,18 @@ class ErasureSpec(ConfigModel):
                           "carry them and a later file does not bring the person back.")
 
 
+class RetentionSpec(ConfigModel):
+    """How long the bucket keeps what it holds outside the tables (S3 lifecycle rules of the stack)."""
+
+    landing_days: int = Field(90, ge=1, description="Landed files, once ingested, are kept this long.")
+    staging_days: int = Field(2, ge=1, description="Staged parts of large files left behind by a failure.")
+    outbox_days: int = Field(30, ge=1, description="What the channels delivered, for their connectors.")
+    noncurrent_days: int = Field(30, ge=1, description="Earlier versions of any object (an overwritten or deleted "
+                                                       "file, a table file no snapshot needs).")
+    access_logs_days: int = Field(365, ge=1, description="S3 access logs of the data bucket.")
+    incomplete_upload_days: int = Field(1, ge=1, description="Multipart uploads never completed are aborted.")
+
+
 class PrivacySpec(ConfigModel):
     erasure: ErasureSpec = ErasureSpec()
+    retention: RetentionSpec = RetentionSpec()

@@ -181,9 +181,11 @@ def validate(rows: RawRows, *, source: str, spec: SourceSpec, file_id: str, now:
     table = rows.table.rename_columns([str(name).strip() for name in rows.table.column_names])
     missing = [name for name, column in spec.columns.items() if column.required and name not in table.column_names]
     if missing and (table.num_rows or not rows.malformed):
-        found = ", ".join(table.column_names) or "none"
+        # Only the names the contract knows: a file without a header line has a row of data where they should be.
+        known = [name for name in table.column_names if name in spec.columns]
+        found = f"{len(table.column_names)} column(s), of which the contract knows " + (", ".join(known) or "none")
         raise FileRejected(
-            f"missing required column(s) {', '.join(missing)}; found columns: {found}. "
+            f"missing required column(s) {', '.join(missing)}; found {found}. "
             "Check the header line and the delimiter, or the source's contract in the config"
         )
     if table.num_rows == 0 and rows.malformed and not table.num_columns:

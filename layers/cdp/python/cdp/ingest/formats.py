@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,8 +205,16 @@ def _head(content: Content) -> bytes:
             raise _truncated(exc) from exc
 
 
+def without_row_content(error: Exception) -> str:
+    """An error's first line without the row text that pyarrow appends to a parse error ("Expected 13 columns, got
+    14: <the row>"): a rejection's reason goes to the files table, events and logs, where no personal data may."""
+    lines = str(error).splitlines()
+    return re.sub(r"(got \d+)\s*:.*$", r"\1", lines[0]) if lines else type(error).__name__
+
+
 def _truncated(exc: Exception) -> FileRejected:
-    return FileRejected(f"the gzip archive is truncated or corrupt ({exc}); re-export and drop it again")
+    return FileRejected(f"the gzip archive is truncated or corrupt ({without_row_content(exc)}); re-export and drop "
+                        "it again")
 
 
 UTF8 = "utf-8"
@@ -345,7 +354,8 @@ def _csv_batches(
                 raise NotUtf8 from exc
             if "straddling" in str(exc):
                 raise _RowLongerThanBlock from exc
-            raise FileRejected(f"the CSV cannot be parsed ({exc}); check quoting and the delimiter") from exc
+            raise FileRejected(f"the CSV cannot be parsed ({without_row_content(exc)}); check quoting and the "
+                               "delimiter") from exc
 
 
 def _unswallowed(rows: RawRows, header: list[str], delimiter: str) -> RawRows:
@@ -466,7 +476,7 @@ def _parquet_batches(content: Content, part: Part | None = None) -> Iterator[Raw
             if parquet.metadata.num_rows == 0:
                 yield RawRows(_empty(parquet.schema_arrow.names), [])
         except (pa.ArrowInvalid, OSError, EOFError) as exc:
-            raise FileRejected(f"not a readable Parquet file ({exc}); re-export it") from exc
+            raise FileRejected(f"not a readable Parquet file ({without_row_content(exc)}); re-export it") from exc
 
 
 def read_batches(
