@@ -461,3 +461,54 @@ def test_the_app_refuses_a_region_outside_the_european_union_unless_the_config_a
 
     with pytest.raises(SystemExit, match="outside the European Union"):
         build_app(context={"region": "us-east-1"})
+
+
+# What a statement on every resource may allow: services that have no resource-level permissions.
+ACTIONS_WITHOUT_RESOURCES = {
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+def test_each_role_lists_its_actions_and_resources_and_wildcards_are_reviewed_one_policy_at_a_time(
+        synthesized) -> None:
+    template = synthesized.template_json
+    roles: dict[str, set[tuple[str, str]]] = {}
+    for policy in resources(synthesized, "AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                roles.setdefault(role["Ref"], set()).update(
+                    (action, json.dumps(target, sort_keys=True)) for action in _actions(statement) for target in targets)
+                if statement["Resource"] == "*":
+                    assert set(_actions(statement)) <= ACTIONS_WITHOUT_RESOURCES, statement
+    assert len(roles) >= 12  # every function and state machine has its own
+    for role, grants in roles.items():
+        assert all(action.split(":")[0] in {"s3", "kms", "glue", "events", "states", "lambda", "logs", "xray", "sqs",
+                                            "secretsmanager", "sns", "cloudwatch"} for action, _ in grants), role
+    # No IAM5 suppression for the whole stack, and each policy's names the findings it answers.
+    stack_wide = template.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    assert not [s for s in stack_wide if s["id"] == "AwsSolutions-IAM5"]
+    per_resource = [s for r in template["Resources"].values()
+                    for s in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+                    if s["id"] == "AwsSolutions-IAM5"]
+    assert per_resource and all(s.get("applies_to") or s.get("appliesTo") for s in per_resource)
+
+
+# cfn-lint warnings the synthesized template may carry, each explained: CDK writes them, nothing of ours.
+EXPLAINED_LINT_WARNINGS = {
+    "W3005": "CDK makes each function depend on its role's default policy as well as on the role it already "
+             "references, so the policy exists before the function first runs",
+    "W3045": "The access-log bucket's AccessControl (LogDeliveryWrite) is how CDK lets S3 deliver server access logs",
+}
+
+
+def test_cfn_lint_finds_no_error_and_only_explained_warnings_in_the_template(synthesized) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(json.dumps(synthesized.template_json), config=ManualArgs(regions=["eu-west-3"]))
+    errors = [str(m) for m in matches if m.rule.id.startswith("E")]
+    unexplained = [str(m) for m in matches if not m.rule.id.startswith("E")
+                   and m.rule.id not in EXPLAINED_LINT_WARNINGS]
+    assert errors == [] and unexplained == []
