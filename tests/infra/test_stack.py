@@ -479,8 +479,8 @@ def test_each_role_lists_its_actions_and_resources_and_wildcards_are_reviewed_on
         for role in policy["Properties"]["Roles"]:
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
                 targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                roles.setdefault(role["Ref"], set()).update(
-                    (action, json.dumps(target, sort_keys=True)) for action in _actions(statement) for target in targets)
+                roles.setdefault(role["Ref"], set()).update((action, json.dumps(target, sort_keys=True))
+                                                            for action in _actions(statement) for target in targets)
                 if statement["Resource"] == "*":
                     assert set(_actions(statement)) <= ACTIONS_WITHOUT_RESOURCES, statement
     assert len(roles) >= 12  # every function and state machine has its own
