@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
@@ -141,7 +143,24 @@ class CdpStack(Stack):
                               *pipeline.alarms, *training.alarms, *large_files.alarms, starter.dead_letter_alarm,
                               *integrations.dead_letter_alarms, *activation.dead_letter_alarms,
                               privacy.dead_letter_alarm])
+        self._log_groups(storage.messaging_key, config.privacy.retention.logs_days)
+        self._only_for_this_account(storage.messaging_key)
         self._suppress_reviewed_findings()
+
+    def _only_for_this_account(self, key: kms.Key) -> None:
+        """CDK lets services use the key with no condition (S3 for the landing queue, EventBridge for the bus): a
+        service may use it on this account's behalf only."""
+        for index, statement in enumerate(self.resolve(key.node.default_child.key_policy)["Statement"]):
+            if statement.get("Principal", {}).get("Service") and "Condition" not in statement:
+                key.node.default_child.add_property_override(
+                    f"KeyPolicy.Statement.{index}.Condition", {"StringEquals": {"aws:SourceAccount": self.account}})
+
+    def _log_groups(self, key: kms.IKey, days: int) -> None:
+        """Each function writes to a log group of its own, encrypted, kept ``privacy.retention.logs_days``."""
+        for function in [c for c in self.node.find_all() if isinstance(c, lambda_.Function)]:
+            group = logs.CfnLogGroup(function, "Logs", kms_key_id=key.key_arn, retention_in_days=days)
+            group.apply_removal_policy(RemovalPolicy.DESTROY)  # its lines expire anyway; a removed stack keeps none
+            function.node.default_child.add_property_override("LoggingConfig.LogGroup", group.ref)
 
     def _suppress_reviewed_findings(self) -> None:
         NagSuppressions.add_stack_suppressions(self, [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -58,13 +58,16 @@ class Activation(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, key: kms.IKey, data: s3.Bucket,
                  sender_code: lambda_.Code, sender_layers: list[lambda_.ILayerVersion]) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME)
-        self.bus.archive("Archive", description="Every platform event, for replay and audits",
+        # The bus and its archive are encrypted with the platform's messaging key, as its queues are.
+        self.bus = events.EventBus(self, "Bus", event_bus_name=BUS_NAME, kms_key=key)
+        self.bus.archive("Archive", description="Every platform event, for replay and audits", kms_key=key,
                          event_pattern=event_pattern(archive_pattern()), retention=Duration.days(365))
-        # EventBridge and SQS must be able to use the key of the encrypted channel queues.
+        # EventBridge uses the key for the bus, its archive and the encrypted queues it delivers to: only on this
+        # account's behalf.
         key.add_to_resource_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
+            actions=["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
             principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
         ))
         self.queues: dict[str, Any] = {}
         self.dead_letter_alarms: list[cloudwatch.Alarm] = []

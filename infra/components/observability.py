@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -42,6 +42,7 @@ class Observability(Construct):
         key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},  # this account's alarms only
         ))
         self.topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="CDP alarms")
         emails = dict.fromkeys([*alerts.emails, *([email] if email else [])])

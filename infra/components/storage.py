@@ -23,9 +23,13 @@ class Storage(Construct):
         self.messaging_key = kms.Key(self, "MessagingKey", enable_key_rotation=True,
                                      description="Encrypts the platform's queues, topics and logs")
         # CloudWatch Logs encrypts the state machines' logs with it: its regional service must be allowed to.
+        stack = Stack.of(self)
         self.messaging_key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
+            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            # Only for this account's log groups.
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"}},
         ))
         # S3 server access logs cannot be delivered to a KMS-encrypted bucket: this one uses S3-managed keys.
         self.access_logs = s3.Bucket(

@@ -512,3 +512,26 @@ def test_cfn_lint_finds_no_error_and_only_explained_warnings_in_the_template(syn
     unexplained = [str(m) for m in matches if not m.rule.id.startswith("E")
                    and m.rule.id not in EXPLAINED_LINT_WARNINGS]
     assert errors == [] and unexplained == []
+
+
+def test_every_function_logs_to_its_own_encrypted_group_kept_as_the_config_says(synthesized) -> None:
+    days = load_config(example_config_path()).privacy.retention.logs_days
+    groups = resources(synthesized, "AWS::Logs::LogGroup")
+    ours = {name: f for name, f in resources(synthesized, "AWS::Lambda::Function").items()
+            if not name.startswith("BucketNotificationsHandler")}  # CDK's own, which logs no data
+    used = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in ours.values()]
+    assert len(set(used)) == len(ours) >= 15
+    for name in used:
+        assert groups[name]["Properties"]["RetentionInDays"] == days
+        assert "KmsKeyId" in groups[name]["Properties"]
+
+
+def test_the_bus_and_its_archive_are_encrypted_and_services_use_keys_only_for_this_account(synthesized) -> None:
+    (bus,) = resources(synthesized, "AWS::Events::EventBus").values()
+    (archive,) = resources(synthesized, "AWS::Events::Archive").values()
+    assert "KmsKeyIdentifier" in bus["Properties"] and "KmsKeyIdentifier" in archive["Properties"]
+    for key in resources(synthesized, "AWS::KMS::Key").values():
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+            service = statement.get("Principal", {}).get("Service")
+            if service:
+                assert statement.get("Condition"), (service, statement)

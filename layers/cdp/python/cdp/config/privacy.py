@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cdp.config.base import ConfigModel
 
@@ -20,6 +20,10 @@ class ErasureSpec(ConfigModel):
                           "carry them and a later file does not bring the person back.")
 
 
+LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                                2557, 2922, 3288, 3653})
+
+
 class RetentionSpec(ConfigModel):
     """How long the bucket keeps what it holds outside the tables (S3 lifecycle rules of the stack)."""
 
@@ -30,6 +34,16 @@ class RetentionSpec(ConfigModel):
                                                        "file, a table file no snapshot needs).")
     access_logs_days: int = Field(365, ge=1, description="S3 access logs of the data bucket.")
     incomplete_upload_days: int = Field(1, ge=1, description="Multipart uploads never completed are aborted.")
+    logs_days: int = Field(90, description="Each function's log group keeps its lines this long (a period "
+                                           "CloudWatch Logs offers: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
+                                           "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 days).")
+
+    @field_validator("logs_days")
+    @classmethod
+    def _a_period_cloudwatch_offers(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{days} is not a retention CloudWatch Logs offers: one of {sorted(LOG_RETENTION_DAYS)}")
+        return days
 
 
 class PrivacySpec(ConfigModel):
