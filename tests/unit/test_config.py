@@ -73,3 +73,27 @@ def test_a_region_outside_the_european_union_needs_an_explicit_setting(retail_co
         Config.model_validate({**settings, "region": "eu-west-2"})  # London: not in the Union
     assert Config.model_validate({**settings, "region": "us-east-1", "allow_outside_eu": True}).region == "us-east-1"
     assert Config.model_validate({**settings, "region": "eu-central-1"}).region == "eu-central-1"
+
+
+def test_a_plan_is_refused_where_a_source_feeding_it_does_not_allow_its_use(retail_config) -> None:
+    from pydantic import ValidationError
+
+    from cdp.config import Config
+    from cdp.config.purposes import sources_feeding
+
+    settings = retail_config.model_dump(mode="json")
+    # Web visits collected for analytics and linking only: no segment built on features may market from them.
+    settings["sources"]["web_events"]["uses"] = ["analytics", "linking"]
+    with pytest.raises(ValidationError, match="'high_value' uses data for ads_audiences, but source 'web_events'"):
+        Config.model_validate(settings)
+    # Declaring another use does not declare the channels' away.
+    for plan in settings["activation_plans"]:
+        plan["use"] = "analytics"
+    with pytest.raises(ValidationError, match="uses data for email_marketing, but source 'web_events'"):
+        Config.model_validate(settings)
+    # A segment on profile columns alone is fed by the person sources only.
+    config = retail_config
+    plan = config.activation_plans[0].model_copy(update={"segment": "x"})
+    assert set(sources_feeding(config, plan)) == {"crm", "accounts"}
+    high_value = config.activation_plans[0]
+    assert {"orders", "web_events"} <= set(sources_feeding(config, high_value))

@@ -113,6 +113,12 @@ def _print_summary(summary: RunSummary, workdir: Path, seconds: float) -> None:
         f"Changes: {steps['segments']['entered']:,} entered, {steps['segments']['exited']:,} exited; "
         f"events: {published['events']:,} ({published['holdout']:,} hold-out)"
     )
+    plans = Table(title="Activation plans: their uses and the sources that feed them", title_justify="left")
+    for column in ("segment", "uses", "sources"):
+        plans.add_column(column)
+    for segment_id, plan in steps["activate"].get("plans", {}).items():
+        plans.add_row(segment_id, ", ".join(plan["uses"]), ", ".join(plan["sources"]))
+    console.print(plans)
     channels = Table(title="Events delivered per channel", title_justify="left")
     channels.add_column("channel")
     channels.add_column("events", justify="right")

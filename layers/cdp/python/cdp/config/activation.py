@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from cdp.config.base import ConfigModel
+from cdp.config.purposes import Use
 
 
 class ActivationPlanSpec(ConfigModel):
@@ -16,6 +17,8 @@ class ActivationPlanSpec(ConfigModel):
     holdout_share: float = Field(0.1, ge=0.0, lt=1.0)
     objective: str = ""
     traits: tuple[str, ...] = ()
+    use: Use | None = Field(None, description="What the plan uses the data for, besides what its channels do "
+                                              "(email_marketing, sms_marketing, ads_audiences, crm_sync).")
 
 
 class ChannelSpec(ConfigModel):

@@ -13,6 +13,7 @@ from cdp.config.base import ID_PATTERN, ConfigModel
 from cdp.config.features import FeatureSpec
 from cdp.config.identity import IdentitySpec, SurvivorshipSpec
 from cdp.config.privacy import PrivacySpec
+from cdp.config.purposes import purpose_problems
 from cdp.config.scoring import ScoringSpec
 from cdp.config.segments import SegmentSpec
 from cdp.config.sources import SourceSpec
@@ -85,6 +86,9 @@ class Config(ConfigModel):
                         f"activation plan for {plan.segment!r} names channel {channel!r}; "
                         f"declared channels: {sorted(self.channels)}"
                     )
+        problems = purpose_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def digest(self) -> str:

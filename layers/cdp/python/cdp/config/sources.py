@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from cdp.config.base import ConfigModel
+from cdp.config.purposes import USES, LegalBasis, Use
 from cdp.tables import INGEST_TARGETS, TABLES
 
 ColumnType = Literal["string", "email", "phone", "name", "date", "datetime", "boolean", "integer", "number", "country"]
@@ -39,6 +40,11 @@ class SourceSpec(ConfigModel):
     events: tuple[str, ...] = Field(
         (), description="EventBridge detail-types whose detail is a row of this source (e.g. Order Placed)."
     )
+    legal_basis: LegalBasis | None = Field(None, description="Why the brand may process this source's data "
+                                                             "(GDPR article 6): consent, contract, ...")
+    uses: tuple[Use, ...] = Field(USES, description="What its data may be used for (the purposes it was collected "
+                                                    "for): analytics, linking, email_marketing, sms_marketing, "
+                                                    "ads_audiences, crm_sync. Every use unless declared.")
 
     @field_validator("table")
     @classmethod

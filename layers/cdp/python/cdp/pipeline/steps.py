@@ -20,6 +20,7 @@ from cdp import sql
 from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
+from cdp.config.purposes import plan_uses, purpose_problems, sources_feeding
 from cdp.features.behaviour import fact_views, update_features
 from cdp.frames import python_frame
 from cdp.identity.changes import profile_changes
@@ -315,10 +316,17 @@ def segments(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 
 def activate(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
+    # A plan that would put a source's data to a use it does not allow never activates (the config refuses it).
+    if problems := purpose_problems(ctx.config):
+        raise ValueError("; ".join(problems))
     planned = plan_activations(ctx.config, inputs["segment_memberships"], inputs["profiles"], ctx.run_id, ctx.now)
     return StepOutput({"activations": activations_table(planned)}, {
         "decisions": len(planned),
         "holdout": sum(1 for a in planned if a.row["holdout"]),
+        # Which sources feed which plan, for what use: what a data protection officer reviews.
+        "plans": {plan.segment: {"uses": sorted(plan_uses(plan, ctx.config.channels)),
+                                 "sources": sorted(sources_feeding(ctx.config, plan))}
+                  for plan in ctx.config.activation_plans},
     })
 
 
