@@ -159,3 +159,22 @@ def test_rows_are_removed_from_landed_files_byte_for_byte_otherwise() -> None:
     pq.write_table(pa.table({"a": [1, 2, 3]}), sink)
     content, removed = without_rows(sink.getvalue(), "parquet", {2})
     assert pq.read_table(io.BytesIO(content))["a"].to_pylist() == [1, 3] and removed == 1
+
+
+def test_merges_and_splits_naming_the_person_among_others_lose_only_the_person(tmp_path: Path) -> None:
+    from cdp.privacy.erasure import Person, _erase_from_lists
+
+    store = open_store(tmp_path)
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    changes = [("r1", "merge", ["P1", "P2"], ["P1"]), ("r1", "split", ["P3"], ["P3", "P4"]),
+               ("r2", "merge", ["P2"], ["P2"]), ("r3", "merge", ["P5", "P6"], ["P5"])]
+    store.append("identity_changes", pa.Table.from_pylist(
+        [{"run_id": r, "kind": k, "profile_ids_before": b, "profile_ids_after": a, "records": 2, "reason": None,
+          "changed_at": now} for r, k, b, a in changes], schema=TABLES["identity_changes"].schema))
+    person = Person(profiles={"P2"}, records=set(), facts=set(), orders=set(), emails=set(), phones=set())
+
+    assert _erase_from_lists(store, "identity_changes", person) == 2
+    left = sorted((r["run_id"], r["kind"], r["profile_ids_before"], r["profile_ids_after"])
+                  for r in store.read("identity_changes").to_pylist())
+    assert left == [("r1", "merge", ["P1"], ["P1"]), ("r1", "split", ["P3"], ["P3", "P4"]),
+                    ("r3", "merge", ["P5", "P6"], ["P5"])]

@@ -23,7 +23,6 @@ from datetime import date, datetime
 from typing import Protocol
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cdp import sql
 from cdp.config import Config
@@ -228,33 +227,26 @@ def _pseudonymised(rows: pa.Table, pii: tuple[str, ...]) -> pa.Table:
 
 def _erase_from_lists(store: TableStore, name: str, person: Person) -> int:
     """Rows that name the person among others (reviews, merges and splits): the person's ids leave the lists, and
-    a row left naming nobody goes. Each run's rows are rewritten in one commit."""
-    rows = store.read(name)
-    if rows.num_rows == 0:
-        return 0
+    a row left naming nobody goes. The rows of each run concerned are rewritten in one commit."""
     gone = {"profiles": person.profiles, "records": person.records}
     lists = [(column, gone[kind]) for column, kind in TABLES[name].subject]
-    masks = []
-    for column, values in lists:
-        flat = pc.is_in(pc.list_flatten(rows[column]), pa.array(sorted(values), pa.string()))
-        parents = pc.list_parent_indices(rows[column])
-        hit = set(pc.filter(parents, flat).to_pylist())
-        masks.append([i in hit for i in range(rows.num_rows)])
-    hit_rows = [any(mask[i] for mask in masks) for i in range(rows.num_rows)]
-    if not any(hit_rows):
+    rows = store.read(name).to_pylist()
+    hit = [any(set(row[column] or ()) & values for column, values in lists) for row in rows]
+    runs = {row["run_id"] for row, named in zip(rows, hit, strict=True) if named}
+    if not runs:
         return 0
-    edited = []
-    for row, hit in zip(rows.to_pylist(), hit_rows, strict=True):
-        if hit:
+    kept = []
+    for row, named in zip(rows, hit, strict=True):
+        if row["run_id"] not in runs:
+            continue
+        if named:
             for column, values in lists:
-                row[column] = [v for v in row[column] or [] if v not in values]
+                row[column] = [v for v in row[column] or () if v not in values]
             if not any(row[column] for column, _ in lists):
                 continue
-        edited.append(row)
-    runs = {row["run_id"] for row, hit in zip(rows.to_pylist(), hit_rows, strict=True) if hit}
-    kept = [row for row in edited if row["run_id"] in runs]
+        kept.append(row)
     store.overwrite(name, _in("run_id", runs), pa.Table.from_pylist(kept, schema=TABLES[name].schema))
-    return sum(hit_rows)
+    return sum(hit)
 
 
 def _raw_hits(store: TableStore, name: str, person: Person) -> list[tuple[str, int]]:
