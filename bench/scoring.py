@@ -166,14 +166,14 @@ def _next_day(folder: str, queue: multiprocessing.Queue) -> None:
     Computing every profile again, against computing again only those whose facts changed (``update_features``)."""
     from datetime import timedelta
 
-    from cdp.features.behaviour import compute_declared, compute_features, fact_views, update_features
+    from cdp.features.behaviour import compute_declared, fact_views, features_over, update_features
     from cdp.tables import TABLES
 
     config, tables = _config(), _read(folder)
     yesterday = END - timedelta(days=1)
     con = fact_views(config, tables["profiles"], tables["identities"], tables["orders"], tables["events"],
                      yesterday, tables["order_lines"])
-    previous = compute_features(config, None, None, None, None, yesterday, "yesterday", con=con)
+    previous = features_over(con, config, yesterday, "yesterday")
     previous_values = compute_declared(config, con, yesterday, "yesterday")
     rng = np.random.default_rng(8)
     buyers = rng.choice(tables["profiles"].num_rows, tables["profiles"].num_rows // 100, replace=False)
@@ -195,7 +195,7 @@ def _next_day(folder: str, queue: multiprocessing.Queue) -> None:
 
     started = time.perf_counter()
     con = views()
-    compute_features(config, None, None, None, None, END, "today", con=con)
+    features_over(con, config, END, "today")
     compute_declared(config, con, END, "today")
     every = time.perf_counter() - started
     started = time.perf_counter()

@@ -94,15 +94,19 @@ def compute_features(
     postcodes: pa.Table | None = None,
 ) -> pa.Table:
     """Features per profile as of a date (over ``con``'s views when ``fact_views`` made them already).
-    ``orders``, ``order_lines`` and ``events`` hold the current version of each fact. Web signals look back
-    ``scoring.intent.window_days``; the decayed intent halves every ``half_life_days`` and weighs event types by
-    ``weights``; risk pages are matched by URL fragment."""
+    ``orders``, ``order_lines`` and ``events`` hold the current version of each fact."""
+    con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines, stores, postcodes)
+    return features_over(con, config, as_of, run_id)
 
+
+def features_over(con: duckdb.DuckDBPyConnection, config: Config, as_of: date, run_id: str) -> pa.Table:
+    """Features of the profiles of ``con``'s fact views (``fact_views``, narrowed or not by ``restrict_to``). Web
+    signals look back ``scoring.intent.window_days``; the decayed intent halves every ``half_life_days`` and weighs
+    event types by ``weights``; risk pages are matched by URL fragment."""
     intent = config.scoring.intent
     weight, risky = intent_sql(intent)
     age = "e.age_days"
     recent = f"{age} < {int(intent.window_days)}"
-    con = con or fact_views(config, profiles, identities, orders, events, as_of, order_lines, stores, postcodes)
     facts_digests(con, config, as_of)
     query = f"""
         WITH order_stats AS (
@@ -239,7 +243,7 @@ def update_features(config: Config, con: duckdb.DuckDBPyConnection, as_of: date,
     facts_digests(con, config, as_of)
     dates = pc.unique(previous["as_of"]).to_pylist() if previous.num_rows else []
     if len(dates) != 1:  # nothing to carry over (or rows of several runs: not one run's output)
-        return UpdatedFeatures(compute_features(config, None, None, None, None, as_of, run_id, con=con),
+        return UpdatedFeatures(features_over(con, config, as_of, run_id),
                                compute_declared(config, con, as_of, run_id), con.sql("SELECT count(*) FROM profiles")
                                .fetchall()[0][0])
     shift = (as_of - dates[0]).days
@@ -260,7 +264,7 @@ def update_features(config: Config, con: duckdb.DuckDBPyConnection, as_of: date,
     every_profile = compute_declared(config, con, as_of, run_id, declared_shifting)
     again = con.sql("SELECT profile_id FROM again SEMI JOIN profiles USING (profile_id)").to_arrow_table()
     restrict_to(con, again["profile_id"], as_of)
-    computed = compute_features(config, None, None, None, None, as_of, run_id, con=con)
+    computed = features_over(con, config, as_of, run_id)
     recents = ("product_views_recent", "add_to_cart_recent", "searches_recent", "risk_page_visits_recent",
                "intent_decayed")
     moved = {"days_since_last_order", "tenure_days", "days_since_web"}
