@@ -57,7 +57,10 @@ def test_demo_runs_every_stage_and_says_where_the_outputs_are(demo_workdir: Path
     email_outbox = (demo_workdir / "outbox" / "email.jsonl").read_text().splitlines()
     assert email_outbox
     assert {json.loads(line)["detail-type"] for line in email_outbox} == {"Segment Membership Changed"}
-    assert (demo_workdir / "report.html").read_text().count("<table") >= 4
+    report = (demo_workdir / "report.html").read_text()
+    assert report.count("<table") >= 4
+    # Which sources feed which activation plan, with their legal basis, for the data protection officer.
+    assert "the sources that feed them" in report and "web_events (consent)" in report
 
 
 def test_deterministic_links_are_precise_against_the_ground_truth(demo_workdir: Path) -> None:

@@ -159,7 +159,7 @@ def demo(
     with console.status("Running the pipeline…") as status:
         summary = run_local(config, dataset.landing, workdir, as_of=DEMO_END_DATE,
                             progress=lambda message: status.update(message))
-    report = write_report(open_store(workdir), workdir)
+    report = write_report(open_store(workdir), workdir, config)
     _print_summary(summary, workdir, time.perf_counter() - started)
     console.print(f"Report: {report}")
 
@@ -440,11 +440,15 @@ def explain(
 
 
 @app.command()
-def report(workdir: WorkdirOption) -> None:
+def report(
+    workdir: WorkdirOption,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Path to cdp.yaml: adds its activation "
+                                                "plans, their uses and the sources that feed them.")] = None,
+) -> None:
     """(Re)build WORKDIR/report.html from the local tables."""
     from cdp.report.html import write_report
 
-    console.print(f"Report: {write_report(open_store(workdir), workdir)}")
+    console.print(f"Report: {write_report(open_store(workdir), workdir, _load(config) if config else None)}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from cdp import sql
+from cdp.config import Config
+from cdp.config.purposes import plan_uses, sources_feeding
 from cdp.ports import TableStore
 from cdp.segments.membership import current_members_sql
 
@@ -51,8 +53,19 @@ th{background:#eef1f6}td:first-child,th:first-child{text-align:left}
 """
 
 
-def write_report(store: TableStore, workdir: Path) -> Path:
-    """Write ``workdir/report.html`` from the tables of ``store``."""
+def plans_frame(config: Config) -> pd.DataFrame:
+    """Each activation plan's uses and the sources that feed it, with their legal basis: for a data protection
+    officer's review."""
+    return pd.DataFrame([{
+        "segment": plan.segment, "channels": ", ".join(plan.channels),
+        "uses": ", ".join(sorted(plan_uses(plan, config.channels))),
+        "sources (legal basis)": ", ".join(f"{name} ({config.sources[name].legal_basis or 'not declared'})"
+                                           for name in sorted(sources_feeding(config, plan))),
+    } for plan in config.activation_plans])
+
+
+def write_report(store: TableStore, workdir: Path, config: Config | None = None) -> Path:
+    """Write ``workdir/report.html`` from the tables of ``store`` (and the activation plans of ``config``)."""
     con = sql.connect()
     for name in ("files", "quarantine", "identities", "identity_reviews", "segment_memberships", "features",
                  "activations"):
@@ -62,6 +75,10 @@ def write_report(store: TableStore, workdir: Path) -> Path:
         frame: pd.DataFrame = con.sql(query).df()
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(frame.to_html(index=False, na_rep="", border=0) if len(frame) else "<p>Nothing yet.</p>")
+    if config is not None:
+        parts.append("<h2>Activation plans: their uses and the sources that feed them</h2>")
+        parts.append(plans_frame(config).to_html(index=False, border=0) if config.activation_plans
+                     else "<p>No activation plan.</p>")
     path = workdir / "report.html"
     path.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>CDP report</title><style>{STYLE}</style></head>"
