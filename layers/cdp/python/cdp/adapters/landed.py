@@ -11,6 +11,11 @@ from urllib.parse import urlparse
 from cdp.privacy.rewrite import without_rows
 
 
+def _events_not_about(lines: list[str], profile_ids: set[str]) -> list[str]:
+    """An outbox's lines (one event each) but those about these profiles."""
+    return [line for line in lines if not line or json.loads(line)["detail"].get("profile_id") not in profile_ids]
+
+
 def _replace_file(path: Path, content: bytes) -> None:
     # Written aside, then moved over: a reader sees the old file or the new one, never half of one.
     temporary = path.with_name(f".{path.name}.erasing")
@@ -37,8 +42,7 @@ class LocalFiles:
         removed = 0
         for path in sorted(self.outbox.glob("*.jsonl")) if self.outbox.is_dir() else []:
             lines = path.read_text(encoding="utf-8").splitlines()
-            kept = [line for line in lines if not line or json.loads(line)["detail"].get("profile_id")
-                    not in profile_ids]
+            kept = _events_not_about(lines, profile_ids)
             if len(kept) != len(lines):
                 removed += len(lines) - len(kept)
                 _replace_file(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
@@ -77,8 +81,7 @@ class S3Files:
                 if not item["Key"].endswith(".jsonl"):
                     continue
                 lines = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read().decode().splitlines()
-                kept = [line for line in lines if not line or json.loads(line)["detail"].get("profile_id")
-                        not in profile_ids]
+                kept = _events_not_about(lines, profile_ids)
                 if len(kept) != len(lines):
                     removed += len(lines) - len(kept)
                     self._replace(self.bucket, item["Key"], ("\n".join(kept) + "\n" if kept else "").encode())

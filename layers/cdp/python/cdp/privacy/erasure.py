@@ -110,6 +110,7 @@ class Person:
     orders: set[str]  # the order ids of their orders
     emails: set[str]
     phones: set[str]
+    raw_rows: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # table → (file_id, row_number)
 
 
 def _in(column: str, values: set[str]) -> str:
@@ -150,7 +151,11 @@ def find_person(store: TableStore, config: Config, subject: Subject) -> Person:
         SELECT record_key, order_id FROM owned_orders SEMI JOIN found USING (profile_id)
         UNION SELECT record_key, order_id FROM orders SEMI JOIN emails USING (email)
         UNION SELECT record_key, NULL FROM owned_events SEMI JOIN found USING (profile_id)""").fetchall()
-    return Person(found, keys, {key for key, _ in owned}, {order for _, order in owned if order}, emails, phones)
+    # Rows kept as they came (quarantine) carry no key: their text is searched once, here.
+    raw_rows = {name: _raw_hits(store, name, emails, phones) for name, spec in TABLES.items()
+                if "raw" in dict(spec.subject).values()}
+    return Person(found, keys, {key for key, _ in owned}, {order for _, order in owned if order}, emails, phones,
+                  raw_rows)
 
 
 def erase(store: TableStore, files: LandedFiles, config: Config, subject: Subject, salt: str, now: datetime,
@@ -249,12 +254,12 @@ def _erase_from_lists(store: TableStore, name: str, person: Person) -> int:
     return sum(hit)
 
 
-def _raw_hits(store: TableStore, name: str, person: Person) -> list[tuple[str, int]]:
+def _raw_hits(store: TableStore, name: str, emails: set[str], phones: set[str]) -> list[tuple[str, int]]:
     """Rows kept as they came (quarantine) that hold the person's addresses or phone numbers in their text, the
     phone found by its national digits whatever the spacing: (file_id, row_number) of each."""
-    tests = [f"contains(lower(raw), {sql.literal(e)})" for e in sorted(person.emails)]
+    tests = [f"contains(lower(raw), {sql.literal(e)})" for e in sorted(emails)]
     tests += [f"contains(regexp_replace(raw, '[^0-9]', '', 'g'), {sql.literal(p[-9:])})"
-              for p in sorted(person.phones) if len(p) > 9]
+              for p in sorted(phones) if len(p) > 9]
     if not tests:
         return []
     con = sql.connect()
@@ -263,7 +268,7 @@ def _raw_hits(store: TableStore, name: str, person: Person) -> list[tuple[str, i
 
 
 def _erase_raw(store: TableStore, name: str, person: Person) -> int:
-    hits = _raw_hits(store, name, person)
+    hits = person.raw_rows.get(name, [])
     if hits:
         store.delete(name, " or ".join(f"(file_id == {sql.literal(f)} and row_number == {n})" for f, n in hits))
     return len(hits)
@@ -278,7 +283,7 @@ def _landed_rows(store: TableStore, config: Config, person: Person) -> dict[tupl
         if "file_id" not in spec.schema.names or not kinds:
             continue
         if "raw" in kinds.values():
-            found += _raw_hits(store, name, person)
+            found += person.raw_rows.get(name, [])
             continue
         filters = [_in(c, keys) for c, kind in spec.subject if kind == "record" and keys]
         filters += [_in(c, person.orders) for c, kind in spec.subject if kind == "order" and person.orders
