@@ -22,6 +22,12 @@ def plan_uses(plan: Any, channels: dict[str, Any]) -> set[str]:
     return {CHANNEL_USE[channels[c].type] for c in plan.channels if c in channels} | ({plan.use} if plan.use else set())
 
 
+def sources_not_linking(config: Any) -> frozenset[str]:
+    """The sources whose uses lack linking: identity resolution links their records only with records of the same
+    source, and their facts link no one."""
+    return frozenset(name for name, spec in config.sources.items() if "linking" not in spec.uses)
+
+
 def sources_feeding(config: Any, plan: Any) -> dict[str, str]:
     """The sources whose data reaches an activation plan, each with how: person sources make the profiles (the
     rule's profile columns, the traits, the identifiers and consent the channels use); fact sources make the

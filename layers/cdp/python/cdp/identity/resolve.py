@@ -3,6 +3,8 @@
 1. Type each identifier (``identifiers``): only personal ones are identity; shared and junk ones link no one.
 2. Deterministic links: records sharing a personal identifier, and records that a fact cross-references (an order
    carrying both a loyalty card and a web account).
+   Purpose limitation: a record of a source whose uses lack linking is linked only with records of its own source,
+   and a fact of such a source links no one (``may_link``).
 3. Probabilistic links: Splink's model (``model``) scores blocked pairs; a pair that agrees on a common full name
    and nothing else is not a link.
 4. Guarded clustering (``clustering``): strongest links first, refused where first names or birth dates clash.
@@ -69,6 +71,7 @@ class Resolution:
     key_types: KeyTypes
     # The records whose profile may have changed (an incremental run's re-clustered ones); None: any of them.
     touched: frozenset[str] | None = None
+    refused_for_purpose: int = 0  # candidate links between records of sources that may not be linked
 
 
 def nicknames_of(spec: IdentitySpec) -> dict[str, str]:
@@ -102,14 +105,17 @@ def _typed(records: pd.DataFrame, spec: IdentitySpec, nicknames: dict[str, str]
     return key_types, first_names, personal_values(records, key_types, spec.deterministic_keys, borrowed), borrowed
 
 
-def _email_owners(records: pd.DataFrame, personal: Mapping[str, pd.Series],
-                  among: set[str] | None = None) -> dict[str, str]:
+def _email_owners(records: pd.DataFrame, personal: Mapping[str, pd.Series], among: set[str] | None = None,
+                  unlinkable: Set[str] = frozenset()) -> dict[str, str]:
     """Each personal email's first record (only for the emails ``among``, when given): the record a receipt sent
-    to that address names."""
+    to that address names. Only records of sources that allow linking hold it for a receipt: a receipt links
+    across sources."""
     emails = personal.get("email")
     if emails is None:
         return {}
     kept = emails.notna() if among is None else emails.isin(among)
+    if unlinkable:
+        kept &= ~records["source"].isin(unlinkable)
     return dict(records.loc[kept, "record_key"].groupby(emails[kept]).first())
 
 
@@ -126,27 +132,75 @@ def _guarded(records: pd.DataFrame, first_names: pd.Series, personal: Mapping[st
         first_name=first_names.loc[records.index], **{k: personal[k].loc[records.index] for k in keys})
 
 
-def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...]) -> list[pd.DataFrame]:
-    frames = []
+def _source_of(record_keys: pd.Series) -> pd.Series:
+    return record_keys.astype(object).str.split(":", n=1).str[0]
+
+
+def may_link(left: pd.Series, right: pd.Series, unlinkable: Set[str]) -> pd.Series:
+    """Which pairs of records (by key) may be linked: records of sources that allow linking with one another, and a
+    record of a source that does not (``unlinkable``) with records of its own source only (deduplicating a source
+    links it with no other)."""
+    left_source, right_source = _source_of(left), _source_of(right)
+    return (left_source == right_source) | ~(left_source.isin(unlinkable) | right_source.isin(unlinkable))
+
+
+def _for_purpose(links: pd.DataFrame, unlinkable: Set[str]) -> tuple[pd.DataFrame, int]:
+    """The links whose records may be linked (``may_link``), and how many were refused."""
+    if not unlinkable or links.empty:
+        return links, 0
+    allowed = may_link(links["left"], links["right"], unlinkable)
+    return links[allowed], int((~allowed).sum())
+
+
+def _key_links(records: pd.DataFrame, personal: Mapping[str, pd.Series], keys: tuple[str, ...],
+               unlinkable: Set[str] = frozenset()) -> tuple[list[pd.DataFrame], int]:
+    """Links of the records sharing a personal identifier, and how many were refused for purpose: one per value
+    and group of records (``may_link``) it would have joined to the value's first group."""
+    frames, refused = [], 0
     for priority, key in enumerate(keys):
         values = personal[key]
         present = values.notna()
         if not present.any():
             continue
         subset = pd.DataFrame({"record_key": records.loc[present, "record_key"], "value": values[present]})
+        groups = [subset["value"]]
+        if unlinkable:
+            # The records that may be linked together: those of every source that allows linking, or of one that
+            # does not. Grouped before the star is drawn, so that a record the others may not link with is never
+            # the centre they would link through.
+            source = records.loc[present, "source"].astype(object)
+            partition = source.where(source.isin(unlinkable), "")
+            refused += int((partition.groupby(subset["value"]).nunique() - 1).sum())
+            groups.insert(0, partition)
         # Star edges from each record to the first with the same value: enough for connectivity.
-        first = subset.groupby("value")["record_key"].transform("first")
+        first = subset.groupby(groups)["record_key"].transform("first")
         pairs = subset[subset["record_key"] != first]
         frames.append(pd.DataFrame({"left": first[pairs.index], "right": pairs["record_key"], "rule": key,
                                     "score": 1.0, "match_weight": np.nan, "contributions": None,
                                     "strength": DETERMINISTIC_STRENGTH - priority}))
-    return frames
+    return frames, refused
 
 
 def cross_reference_links(facts: Mapping[str, pd.DataFrame], links_by_table: Mapping[str, list[dict[str, str]]],
-                          known: set[str], owner_of_email: Mapping[str, str] | None = None) -> pd.DataFrame:
+                          known: set[str], owner_of_email: Mapping[str, str] | None = None,
+                          unlinkable: Set[str] = frozenset()) -> tuple[pd.DataFrame, int]:
     """A fact that names records of two person sources (an order with a card and an account) links them; so does
-    one naming a record and a personal email (a receipt sent by email): to the record that holds that email."""
+    one naming a record and a personal email (a receipt sent by email): to the record that holds that email.
+
+    A fact of a source that does not allow linking (``unlinkable``, read from its ``record_key``) links no one:
+    the links only such facts make are counted as refused for purpose."""
+    if not unlinkable:
+        return _named_pairs(facts, links_by_table, known, owner_of_email), 0
+    theirs = {table: _source_of(rows["record_key"]).isin(unlinkable) for table, rows in facts.items()}
+    pairs = _named_pairs({t: rows[~theirs[t]] for t, rows in facts.items()}, links_by_table, known, owner_of_email)
+    refused = _named_pairs({t: rows[theirs[t]] for t, rows in facts.items()}, links_by_table, known, owner_of_email)
+    only_theirs = pd.MultiIndex.from_frame(refused[["left", "right"]]).difference(
+        pd.MultiIndex.from_frame(pairs[["left", "right"]]))
+    return pairs, len(only_theirs)
+
+
+def _named_pairs(facts: Mapping[str, pd.DataFrame], links_by_table: Mapping[str, list[dict[str, str]]],
+                 known: set[str], owner_of_email: Mapping[str, str] | None) -> pd.DataFrame:
     frames = []
     for table, column_links in links_by_table.items():
         rows = facts.get(table)
@@ -244,8 +298,10 @@ def resolve(
     now: datetime,
     facts: Mapping[str, pd.DataFrame] | None = None,
     fact_links: Mapping[str, list[dict[str, str]]] | None = None,
+    unlinkable: Set[str] = frozenset(),
 ) -> Resolution:
-    """Assign every record (its current version, one row per record_key) to a profile."""
+    """Assign every record (its current version, one row per record_key) to a profile. ``unlinkable``: the
+    sources whose uses lack linking (``may_link``)."""
     keys = spec.deterministic_keys
     prepared = records if isinstance(records, Prepared) else prepare(records, spec)
     records, key_types, first_names, personal = (prepared.records, prepared.key_types, prepared.first_names,
@@ -254,17 +310,19 @@ def resolve(
     if records.empty:
         return Resolution(pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=LINK_COLUMNS),
                           pd.DataFrame(columns=REVIEW_COLUMNS), key_types)
-    candidates = _key_links(records, personal, keys)
-    candidates.append(cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]),
-                                            _email_owners(records, personal)))
+    candidates, refused_keys = _key_links(records, personal, keys, unlinkable)
+    crossed, refused_facts = cross_reference_links(facts or {}, fact_links or {}, set(records["record_key"]),
+                                                   _email_owners(records, personal, unlinkable=unlinkable), unlinkable)
+    candidates.append(crossed)
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if model is not None and spec.probabilistic.enabled:
         scored, refused_names = probabilistic_links(prepared.model_frame, model, spec)
         candidates.append(scored)
-    clusters = cluster(_guarded(records, first_names, personal, keys), _all_links(candidates), keys,
-                       prepared.nicknames)
+    links, refused_pairs = _for_purpose(_all_links(candidates), unlinkable)
+    clusters = cluster(_guarded(records, first_names, personal, keys), links, keys, prepared.nicknames)
     return Resolution(_identities(records, clusters, previous, run_id, now), clusters.accepted,
-                      _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed), key_types)
+                      _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed), key_types,
+                      refused_for_purpose=refused_keys + refused_facts + refused_pairs)
 
 
 class _EitherOf:
@@ -413,6 +471,7 @@ def resolve_new(
     fact_links: Mapping[str, list[dict[str, str]]] | None = None,
     base: Base | None = None,
     scored: Scored | None = None,
+    unlinkable: Set[str] = frozenset(),
 ) -> Resolution:
     """Resolve incrementally: only the new or changed records (``new_keys``) are compared with the base, and only
     the profiles they touch are clustered again. ``records`` holds the current version of every record, or, with
@@ -423,7 +482,8 @@ def resolve_new(
     reviews name the records of every shared or junk identifier). Splink scores new against base and new against
     new with the trained model, term frequencies from the whole base. The touched profiles are re-clustered from
     their stored links and the new candidates, strongest first, as a full run would. ``scored``: what
-    ``score_new`` found for the new records against the whole base, when it ran first.
+    ``score_new`` found for the new records against the whole base, when it ran first. ``unlinkable``: as for
+    ``resolve``; stored links it refuses no longer hold.
     """
     keys = spec.deterministic_keys
     if not new_keys:  # nothing arrived: the persons stay as they are
@@ -440,12 +500,14 @@ def resolve_new(
     # Only the values new records carry can link them; the rest of the base keeps its links.
     carrying_new = np.logical_or.reduce([personal[key].isin(set(personal[key][is_new].dropna())) for key in keys]) \
         if keys else np.zeros(len(records), dtype=bool)
-    candidates = _key_links(records[carrying_new], {k: v[carrying_new] for k, v in personal.items()}, keys)
+    candidates, refused_keys = _key_links(records[carrying_new], {k: v[carrying_new] for k, v in personal.items()},
+                                          keys, unlinkable)
     new_emails = set(personal["email"][is_new].dropna()) if "email" in personal else set()
     naming = _facts_naming(facts or {}, fact_links or {}, new_keys, new_emails)
     receipts = {email for rows in naming.values() if "email" in rows.columns for email in rows["email"].dropna()}
-    candidates.append(cross_reference_links(naming, fact_links or {}, set(records["record_key"]),
-                                            _email_owners(records, personal, receipts)))
+    crossed, refused_facts = cross_reference_links(naming, fact_links or {}, set(records["record_key"]),
+                                                   _email_owners(records, personal, receipts, unlinkable), unlinkable)
+    candidates.append(crossed)
     refused_names = pd.DataFrame(columns=[*LINK_COLUMNS, "strength", "reason"])
     if scored is not None:
         candidates.append(scored.links)
@@ -454,8 +516,9 @@ def resolve_new(
         frame = matcher.model_frame(records, personal, nicknames)
         links, refused_names = probabilistic_links(frame, model, spec, new_keys, base)
         candidates.append(links)
-    fresh = _all_links([c[c["left"].astype(object).isin(new_keys) | c["right"].astype(object).isin(new_keys)]
-                        for c in candidates])
+    fresh, refused_pairs = _for_purpose(_all_links(
+        [c[c["left"].astype(object).isin(new_keys) | c["right"].astype(object).isin(new_keys)] for c in candidates]),
+        unlinkable)
 
     # The records to cluster again: the new ones and every record of a profile a new link or record touches.
     profile_of = previous.set_index("record_key")["profile_id"]
@@ -464,7 +527,8 @@ def resolve_new(
     kept_links = previous_links[previous_links["left_key"].isin(again) & previous_links["right_key"].isin(again)
                                 & ~previous_links["left_key"].isin(new_keys)
                                 & ~previous_links["right_key"].isin(new_keys)]
-    kept_links = kept_links.rename(columns={"left_key": "left", "right_key": "right"})[LINK_COLUMNS]
+    kept_links, refused_kept = _for_purpose(
+        kept_links.rename(columns={"left_key": "left", "right_key": "right"})[LINK_COLUMNS], unlinkable)
     links = pd.concat([kept_links.assign(strength=_strength(kept_links, keys)), fresh], ignore_index=True)
     subset = records[records["record_key"].isin(again)]
     clusters = cluster(_guarded(subset, first_names, personal, keys), links, keys, nicknames)
@@ -499,7 +563,8 @@ def resolve_new(
     reviews = pd.concat([kept_reviews[REVIEW_COLUMNS],
                          _reviews(records, key_types, clusters.refused, refused_names, keys, borrowed & looked)],
                         ignore_index=True)
-    return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types, frozenset(again))
+    return Resolution(identities.reset_index(drop=True), all_links, reviews, key_types, frozenset(again),
+                      refused_keys + refused_facts + refused_pairs + refused_kept)
 
 
 def _reviews(records: pd.DataFrame, key_types: KeyTypes, refused: pd.DataFrame, refused_names: pd.DataFrame,

@@ -7,7 +7,7 @@ state per step, in this order, each invoking the pipeline function with the step
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -20,7 +20,7 @@ from cdp import sql
 from cdp.activation.plans import activations_table, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
-from cdp.config.purposes import plan_uses, purpose_problems, sources_feeding
+from cdp.config.purposes import plan_uses, purpose_problems, sources_feeding, sources_not_linking
 from cdp.features.behaviour import fact_views, update_features
 from cdp.frames import python_frame
 from cdp.identity.changes import profile_changes
@@ -128,6 +128,17 @@ def _fact_links(config: Config) -> dict[str, list[dict[str, str]]]:
     return links
 
 
+def _linked_against_purpose(links: pa.Table, unlinkable: Set[str]) -> bool:
+    """Whether a stored link joins a record of a source that does not allow linking to another source's record:
+    its uses changed since that link was made, and only a full resolution takes apart the profiles it made."""
+    for source in unlinkable:
+        prefix = source + ":"
+        if pc.any(pc.not_equal(pc.starts_with(links["left_key"], prefix),
+                               pc.starts_with(links["right_key"], prefix))).as_py():
+            return True
+    return False
+
+
 def _table(frame: pd.DataFrame, name: str) -> pa.Table:
     schema = TABLES[name].schema
     return pa.Table.from_pandas(frame[list(schema.names)], schema=schema, preserve_index=False)
@@ -144,7 +155,9 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
     spec = ctx.config.identity
     enabled = spec.probabilistic.enabled
     latest = ctx.models.latest(IDENTITY_MODEL) if enabled else None
-    rebuild = ctx.full_resolution or inputs["identities"].num_rows == 0
+    unlinkable = sources_not_linking(ctx.config)
+    rebuild = ctx.full_resolution or inputs["identities"].num_rows == 0 or (
+        bool(unlinkable) and _linked_against_purpose(inputs["identity_links"], unlinkable))
     # In record_key order for a full run, which breaks ties by it; an incremental one orders its neighbourhood.
     records = current_versions(inputs["records"], ordered=rebuild)
     # A model trained now was trained on the whole base: resolve it all with that model, not only what is new.
@@ -165,7 +178,7 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         resolution = resolve_new(python_frame(hood.records), new_keys, previous, python_frame(hood.links),
                                  python_frame(hood.reviews), spec, model, ctx.run_id, ctx.now,
                                  {table: python_frame(rows) for table, rows in hood.facts.items()}, fact_links,
-                                 hood.base, hood.scored)
+                                 hood.base, hood.scored, unlinkable)
         outside = {name: inputs[name].filter(pc.invert(hood.holds(inputs[name][column])))
                    for name, column in (("identities", "record_key"), ("identity_links", "left_key"))}
         reviews_outside = inputs["identity_reviews"].filter(pc.invert(hood.review_rows))
@@ -175,7 +188,8 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         version, model, trained = identity_model(prepared, latest, ctx)
         new_keys = set()
         resolution = link_records(prepared, previous, spec, model, ctx.run_id, ctx.now,
-                                  {"orders": python_frame(current_versions(inputs["orders"]))}, fact_links)
+                                  {"orders": python_frame(current_versions(inputs["orders"]))}, fact_links,
+                                  unlinkable)
         outside = {name: TABLES[name].schema.empty_table() for name in ("identities", "identity_links")}
         reviews_outside = TABLES["identity_reviews"].schema.empty_table()
     linked = resolution.identities
@@ -209,7 +223,9 @@ def resolve(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         "merges": int((changes["kind"] == "merge").sum()), "splits": int((changes["kind"] == "split").sum()),
         "links": dict(zip(*all_links.group_by("rule").aggregate([([], "count_all")]).to_pydict().values(),
                           strict=True)),
-        "refused": pc.sum(pc.equal(all_reviews["kind"], "refused_link")).as_py() or 0})
+        "refused": pc.sum(pc.equal(all_reviews["kind"], "refused_link")).as_py() or 0,
+        # Candidate links between records of sources that may not be linked (their uses lack linking).
+        "links_refused_for_purpose": resolution.refused_for_purpose})
 
 
 def merge(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
