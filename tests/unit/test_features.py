@@ -70,12 +70,18 @@ EVENTS = [
 ]
 
 
+def identity_graph(profiles: list[tuple[str, str]] = PROFILES, identities: list[tuple[str, str]] = IDENTITIES
+                   ) -> tuple[pa.Table, pa.Table]:
+    """The ``profiles`` (id, email) and ``identities`` (record key, profile id) tables."""
+    return (pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in profiles],
+                                 schema=TABLES["profiles"].schema),
+            pa.Table.from_pylist([{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email",
+                                   "score": 1.0, "run_id": RUN, "linked_at": INGESTED} for k, p in identities],
+                                 schema=TABLES["identities"].schema))
+
+
 def compute(config: Config, orders: list[dict[str, Any]] = ORDERS, as_of: date = AS_OF) -> dict[str, dict]:
-    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
-                                    schema=TABLES["profiles"].schema)
-    identities = pa.Table.from_pylist(
-        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
-          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    profiles, identities = identity_graph()
     table = compute_features(config, profiles, identities,
                              pa.Table.from_pylist(orders, schema=TABLES["orders"].schema),
                              pa.Table.from_pylist(EVENTS, schema=TABLES["events"].schema), as_of, RUN)
@@ -211,11 +217,7 @@ def test_anonymous_visits_of_a_device_count_for_the_account_it_signed_in_with(re
 
 
 def test_breadth_channel_mix_tenure_and_decayed_web_intent(retail_config: Config) -> None:
-    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
-                                    schema=TABLES["profiles"].schema)
-    identities = pa.Table.from_pylist(
-        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
-          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    profiles, identities = identity_graph()
     orders = [{**o, "channel": "web" if o["order_id"] in ("O2", "O9") else "store"} for o in ORDERS]
     lines = [{**lineage("order_lines", f"{oid}-{n}"), "order_id": oid, "line_no": n, "category": category}
              for oid, n, category in (("O1", 1, "shoes"), ("O1", 2, "beauty"), ("O2", 1, "shoes"),
@@ -256,11 +258,7 @@ def test_declared_features_are_computed_checked_and_usable_in_rules(retail_confi
     declared = (FeatureSpec(name="big_orders", source="orders", sql="count(*) FILTER (WHERE amount >= 70)"),
                 FeatureSpec(name="recent_views", source="events", sql="count(*) FILTER (WHERE age_days <= 15)"))
     config = retail_config.model_copy(update={"features": declared})
-    profiles = pa.Table.from_pylist([{"profile_id": p, "email": e, "run_id": RUN} for p, e in PROFILES],
-                                    schema=TABLES["profiles"].schema)
-    identities = pa.Table.from_pylist(
-        [{"record_key": k, "source": k.split(":")[0], "profile_id": p, "rule": "email", "score": 1.0,
-          "run_id": RUN, "linked_at": INGESTED} for k, p in IDENTITIES], schema=TABLES["identities"].schema)
+    profiles, identities = identity_graph()
     con = fact_views(config, profiles, identities, pa.Table.from_pylist(ORDERS, schema=TABLES["orders"].schema),
                      pa.Table.from_pylist(EVENTS, schema=TABLES["events"].schema), AS_OF)
 

@@ -1,5 +1,5 @@
 """Purpose limitation of identity resolution: records are linked across sources only where both sources' uses
-include linking."""
+include linking, and a fact is attributed by its email only where that is linking allowed."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from cdp.adapters.buses import MemoryBus
 from cdp.config import Config
+from cdp.features.behaviour import _context_digest, fact_views
 from cdp.identity.resolve import resolve_new
 from cdp.ingest.files import ingest_file
 from cdp.pipeline.local import local_models, open_store
 from cdp.pipeline.runner import run_step
 from cdp.pipeline.steps import StepContext
+from cdp.tables import TABLES
+from tests.unit.test_features import AS_OF, identity_graph, order
 from tests.unit.test_identity import NOW, SPEC, link, profile_of, records
 
 ACCOUNTS_ONLY = frozenset({"accounts"})  # the accounts' uses lack linking
@@ -123,3 +127,41 @@ def test_the_resolve_step_refuses_links_for_purpose_and_resolves_again_in_full_w
     summary, ids = resolve(unlinked, "run-3")
     assert summary["mode"] == "incremental" and summary["links_refused_for_purpose"] > 0
     assert ids["accounts:A9"] == ids["accounts:A1"] != ids["crm:C1"]
+
+
+# Attribution. P1: CRM customer C1. P2: account A2 alone. P3: CRM customer C3.
+PROFILES = [("P1", "p1@example.fr"), ("P2", "p2@example.fr"), ("P3", "p3@example.fr")]
+IDENTITIES = [("crm:C1", "P1"), ("accounts:A2", "P2"), ("crm:C3", "P3")]
+ORDERS = [
+    order("O1", "2026-10-01T10:00:00", 10.0, email="p1@example.fr"),  # by email only: a CRM profile
+    order("O2", "2026-10-01T10:00:00", 10.0, email="p2@example.fr"),  # by email only: an accounts profile
+    order("O3", "2026-10-01T10:00:00", 10.0, account_id="A2", email="p3@example.fr"),  # its link column
+]
+
+
+def owners(config: Config) -> dict[str, str]:
+    profiles, identities = identity_graph(PROFILES, IDENTITIES)
+    con = fact_views(config, profiles, identities, pa.Table.from_pylist(ORDERS, schema=TABLES["orders"].schema),
+                     TABLES["events"].schema.empty_table(), AS_OF)
+    return dict(con.sql("SELECT record_key, profile_id FROM order_owners").fetchall())
+
+
+def test_an_order_is_attributed_by_email_only_if_its_source_allows_linking(retail_config: Config) -> None:
+    assert owners(retail_config) == {"orders:O1": "P1", "orders:O2": "P2", "orders:O3": "P2"}
+    # Its own link column still attributes it.
+    assert owners(without_linking(retail_config, "orders")) == {"orders:O3": "P2"}
+
+
+def test_no_order_is_attributed_by_email_to_a_profile_of_a_source_that_does_not_allow_linking(
+        retail_config: Config) -> None:
+    assert owners(without_linking(retail_config, "accounts")) == {
+        "orders:O1": "P1", "orders:O3": "P2"}
+
+
+def test_features_are_computed_again_when_a_source_stops_allowing_linking_and_only_then(
+        retail_config: Config) -> None:
+    digest = _context_digest(retail_config)
+    assert _context_digest(without_linking(retail_config, "orders")) != digest
+    no_sms = {name: spec.model_copy(update={"uses": tuple(u for u in spec.uses if u != "sms_marketing")})
+              for name, spec in retail_config.sources.items()}
+    assert _context_digest(retail_config.model_copy(update={"sources": no_sms})) == digest

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
+
+from cdp import sql
+
 
 def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool,
-              stitch_by: dict[str, str] | None = None) -> str:
+              stitch_by: dict[str, str] | None = None, unlinkable: Set[str] = frozenset()) -> str:
     """SQL giving (record_key, profile_id) for a fact table: through each link column, then through the link that
     other rows of the same device carry (``stitch_by``: source → device column), then by email.
 
@@ -12,6 +16,11 @@ def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool,
     reads the fact table, ``identities`` and ``profiles`` by those names.
 
     The first link that resolves wins, so an order with both a customer id and an email is counted once.
+
+    The email links a fact to a profile made of other sources' records: it is linking, so a fact of a source that
+    does not allow it (``unlinkable``) is never attributed by email, nor is any fact to a profile of records of
+    such a person source (which holds only that source's records). Its own link columns and its device still
+    attribute it.
     """
     branches = []
     for source, device in (stitch_by or {}).items():
@@ -33,8 +42,14 @@ def owner_sql(table: str, sources: dict[str, dict[str, str]], by_email: bool,
                 f"JOIN identities i ON i.record_key = '{target}:' || f.{column} WHERE f.source = '{source}'"
             )
     if by_email:
+        fenced = ""
+        if unlinkable:
+            names = ", ".join(sql.literal(name) for name in sorted(unlinkable))
+            fenced = (f" WHERE f.source NOT IN ({names}) AND p.profile_id NOT IN "
+                      f"(SELECT profile_id FROM identities WHERE source IN ({names}))")
         branches.append(
             f"SELECT f.record_key, p.profile_id, 1000 AS priority FROM {table} f JOIN profiles p ON p.email = f.email"
+            + fenced
         )
     if not branches:
         return "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS profile_id WHERE false"

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from cdp import sql
 from cdp.config import Config, FeatureSpec, IntentSpec
+from cdp.config.purposes import sources_not_linking
 from cdp.features.attribution import owner_sql
 from cdp.tables import TABLES
 
@@ -45,7 +46,8 @@ def fact_views(config: Config, profiles: pa.Table, identities: pa.Table, orders:
                         ("order_lines", order_lines), ("stores", stores), ("postcodes", postcodes)):
         con.register(name, table if table is not None else TABLES[name].schema.empty_table())
     # Attributed once: each owner table serves several views, and the digests of what each profile owns.
-    con.execute(f"CREATE TEMP TABLE order_owners AS {owner_sql('orders', links_for('orders'), by_email=True)}")
+    owner = owner_sql('orders', links_for('orders'), by_email=True, unlinkable=sources_not_linking(config))
+    con.execute(f"CREATE TEMP TABLE order_owners AS {owner}")
     owner = owner_sql('events', links_for('events'), by_email=False, stitch_by=stitches_for('events'))
     con.execute(f"CREATE TEMP TABLE event_owners AS {owner}")
     _owned_views(con, as_of, scoped=False)
@@ -191,8 +193,12 @@ FEATURES_VERSION = 1
 def _context_digest(config: Config) -> int:
     """What every profile's features also depend on, besides its own facts: the config that computes them."""
     attribution = {name: [spec.table, spec.links, spec.stitch_by] for name, spec in sorted(config.sources.items())}
+    # Of the uses, only linking changes attribution (by email); named only when a source lacks it, so that a config
+    # where every source allows it keeps the digests it had.
+    unlinkable = sorted(sources_not_linking(config))
     context = json.dumps([FEATURES_VERSION, config.scoring.intent.model_dump(mode="json"),
-                          [f.model_dump(mode="json") for f in config.features], attribution], sort_keys=True)
+                          [f.model_dump(mode="json") for f in config.features], attribution,
+                          *([unlinkable] if unlinkable else [])], sort_keys=True)
     return int.from_bytes(hashlib.blake2b(context.encode(), digest_size=8).digest(), "big")
 
 
