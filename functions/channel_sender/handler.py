@@ -1,8 +1,11 @@
 """Channel sender (light zip function): takes one channel's activation events from its queue and delivers them.
 
-An event already delivered (a retried publication, a redelivered message) is dropped by the id in its detail.
-Delivery here is the channel's outbox in the data bucket (`outbox/<channel>/<date>/<batch>.jsonl`), the hand-off
-point that email, SMS and ads-audience connectors pick up; it mirrors the local `outbox/<channel>.jsonl`.
+Events name the person by profile id only: the sender completes each with its contact card (the address this
+channel uses and the plan's traits, ``cdp.activation.cards``), read at delivery, and drops one without a card (the
+person was erased or withdrew consent since). An event already delivered (a retried publication, a redelivered
+message) is dropped by the id in its detail. Delivery here is the channel's outbox in the data bucket
+(`outbox/<channel>/<date>/<batch>.jsonl`), the hand-off point that email, SMS and ads-audience connectors pick up;
+it mirrors the local `outbox/<channel>.jsonl`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cdp import settings
+from cdp.activation.cards import with_contact
+from cdp.adapters.buses import delivery_id
+from cdp.adapters.contacts import S3Contacts
 from cdp.adapters.relay import DeliveredMarks, relay_batch
 from cdp.events import EVENT_SOURCE, SEGMENT_MEMBERSHIP_CHANGED
 
@@ -44,8 +50,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = settings.outbox_key(channel, datetime.now(UTC).date(), context.aws_request_id)
     bucket = os.environ[settings.DATA_BUCKET_ENV]
     marks = DeliveredMarks(s3, bucket, settings.delivered_marks_prefix(channel))
+    contacts = S3Contacts(s3, bucket)
+    without_contact: list[str] = []
+
+    def with_its_card(item: dict[str, Any]) -> dict[str, Any] | None:
+        contact = contacts.get(channel, item["detail"]["profile_id"], delivery_id(item))
+        if contact is None:
+            without_contact.append(delivery_id(item))
+            return None
+        return with_contact(item, contact)
+
     response, delivered = relay_batch(event, context, processor=processor, check=for_this_channel, s3=s3,
-                                      bucket=bucket, key=key, marks=marks)
+                                      bucket=bucket, key=key, marks=marks, complete=with_its_card)
     metrics.add_metric("EventsDelivered", MetricUnit.Count, delivered)
-    logger.info("events delivered", extra={"channel": channel, "events": delivered})
+    metrics.add_metric("EventsWithoutContact", MetricUnit.Count, len(without_contact))
+    # Event ids only: they name no one.
+    logger.info("events delivered", extra={"channel": channel, "events": delivered,
+                                           "without_contact": without_contact})
     return response

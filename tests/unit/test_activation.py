@@ -10,8 +10,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from cdp.activation.cards import ContactCard
 from cdp.activation.holdout import in_holdout
-from cdp.activation.plans import Activation, activations_table, plan_activations
+from cdp.activation.plans import Activation, activations_table, contact_cards, plan_activations
 from cdp.config import Config
 from cdp.privacy.hashing import sha256_identifier
 from cdp.tables import TABLES
@@ -64,6 +65,15 @@ def channels_per_profile(activations: list[Activation]) -> dict[str, list[str]]:
     return {pid: sorted(channels) for pid, channels in listed.items()}
 
 
+def cards(config: Config, activations: list[Activation], people: dict[str, dict[str, Any]] = PEOPLE
+          ) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The contact cards, by (profile, segment, channel)."""
+    segment_of = {a.row["event_id"]: a.row["segment_id"] for a in activations}
+    issued = contact_cards(config, activations_table(activations), profiles_table(people))
+    assert all(isinstance(card, ContactCard) for card in issued)
+    return {(card.profile_id, segment_of[card.event_id], card.channel): card.contact for card in issued}
+
+
 def entering(segment: str, people: dict[str, Any] = PEOPLE) -> list[tuple[str, str, str]]:
     return [(segment, pid, "entered") for pid in people]
 
@@ -103,13 +113,27 @@ def test_the_event_detail_lists_the_same_channels_as_the_recorded_row(config: Co
         assert json.loads(activation.row["detail"]) == activation.event["detail"]
 
 
-def test_someone_without_consent_is_recorded_with_no_channel_and_no_identifier(config: Config) -> None:
-    [activation] = plan(config, [("high_value", "unknown", "entered")])
-    detail = activation.event["detail"]
+def test_someone_without_consent_is_recorded_with_no_channel_and_gets_no_card(config: Config) -> None:
+    activations = plan(config, [("high_value", "unknown", "entered")])
+    [activation] = activations
     assert activation.row["channels"] == []
     assert activation.row["holdout"] is False
-    assert "identifiers" not in detail
-    assert "hashed_identifiers" not in detail
+    assert cards(config, activations) == {}
+
+
+def test_events_and_recorded_rows_name_people_by_profile_id_only(config: Config) -> None:
+    """What goes on the bus is kept by its archive for replay: no address, no name, not even hashed."""
+    activations = plan(config, entering("high_value") + entering("lapsing") + entering("browsers_no_purchase"))
+    assert len(activations) >= 15
+    for activation in activations:
+        text = json.dumps(activation.event) + activation.row["detail"]
+        assert activation.event["detail"]["profile_id"] in PEOPLE
+        assert "@" not in text
+        assert "identifiers" not in text and "traits" not in text
+        person = PEOPLE[activation.row["profile_id"]]
+        for value in (person["email"], person["phone"], activation.row["profile_id"].title()):
+            assert not value or value not in text
+        assert sha256_identifier(person["email"]) not in text
 
 
 def test_a_person_without_a_phone_is_never_listed_for_sms(config: Config) -> None:
@@ -120,40 +144,47 @@ def test_a_person_without_a_phone_is_never_listed_for_sms(config: Config) -> Non
     assert listed["no_phone_2"] == []  # no email either, so the email channel cannot reach them
 
 
-def test_clear_identifiers_go_only_to_channels_that_take_clear_text(config: Config) -> None:
+def test_each_channel_gets_a_card_with_only_the_identifier_it_addresses_people_by(config: Config) -> None:
     activations = plan(config, entering("high_value") + entering("lapsing") + entering("browsers_no_purchase"))
-    hashed = {name for name, channel in config.channels.items() if channel.hashed}
-    assert hashed == {"ads"}
+    issued = cards(config, activations)
+    # A card for every channel an event lists, and none else.
+    assert sorted(issued) == sorted((a.row["profile_id"], a.row["segment_id"], channel)
+                                    for a in activations for channel in a.row["channels"])
+    assert issued["all_yes", "lapsing", "email"] == {"identifiers": {"email": "all.yes@example.fr"},
+                                                      "traits": {"first_name": "All_Yes"}}
+    assert issued["all_yes", "lapsing", "sms"] == {"identifiers": {"phone": "+33611111111"},
+                                                    "traits": {"first_name": "All_Yes"}}
+    for (pid, _, channel), contact in issued.items():
+        if not config.channels[channel].hashed:
+            identifier = config.channels[channel].identifier  # none for the webhook: it knows people by profile id
+            assert contact["identifiers"] == ({identifier: PEOPLE[pid][identifier]} if identifier else {})
+            assert "hashed_identifiers" not in contact
+
+
+def test_ads_cards_carry_only_sha256_of_the_identifiers(config: Config) -> None:
+    activations = plan(config, entering("high_value"))
+    ads = {pid: contact for (pid, _, channel), contact in cards(config, activations).items() if channel == "ads"}
+    assert sorted(ads) == ["all_yes", "no_phone", "sms_no"]
     for activation in activations:
-        detail = activation.event["detail"]
-        if "identifiers" in detail:
-            assert detail["channels"]
-            assert not set(detail["channels"]) & hashed
-    [clear] = [a for a in activations
-               if a.row["profile_id"] == "all_yes" and a.row["segment_id"] == "high_value" and "identifiers" in
-               a.event["detail"]]
-    assert clear.row["channels"] == ["email"]
-    assert clear.event["detail"]["identifiers"]["email"] == "all.yes@example.fr"
-
-
-def test_ads_events_carry_only_sha256_of_the_identifiers(config: Config) -> None:
-    ads = [a for a in plan(config, entering("high_value")) if "ads" in a.row["channels"]]
-    assert sorted(a.row["profile_id"] for a in ads) == ["all_yes", "no_phone", "sms_no"]
-    for activation in ads:
-        person = PEOPLE[activation.row["profile_id"]]
-        detail = activation.event["detail"]
-        assert activation.row["channels"] == ["ads"]  # never shares an event with a clear-text channel
-        assert "identifiers" not in detail
+        if "ads" in activation.row["channels"]:
+            assert activation.row["channels"] == ["ads"]  # never shares an event with a clear-text channel
+    for pid, contact in ads.items():
+        person = PEOPLE[pid]
         expected = {"email_sha256": sha256_identifier(person["email"])}
         if person["phone"]:
             expected["phone_sha256"] = sha256_identifier(person["phone"])
-        assert detail["hashed_identifiers"] == expected
-        text = json.dumps(detail) + activation.row["detail"]
-        assert "@" not in text
-        assert person["email"] not in text
-        if person["phone"]:
-            assert person["phone"] not in text
-            assert person["phone"].lstrip("+") not in text
+        assert contact == {"hashed_identifiers": expected}  # no trait either: a first name is not for an audience
+
+
+def test_no_card_for_someone_erased_or_who_withdrew_consent_since_the_decision(config: Config) -> None:
+    activations = plan(config, entering("lapsing"))
+    now = {**PEOPLE, "all_yes": {**PEOPLE["all_yes"], "consent_sms": False}}
+    del now["sms_no"]
+    issued = cards(config, activations, now)
+    assert ("all_yes", "lapsing", "email") in issued
+    assert ("all_yes", "lapsing", "sms") not in issued
+    assert not [key for key in issued if key[0] == "sms_no"]
+    assert ("email_no", "lapsing", "sms") in issued
 
 
 def test_the_hash_is_the_one_ad_platforms_match_on() -> None:
@@ -174,8 +205,7 @@ def test_hold_out_members_get_an_event_with_no_channel(retail_config: Config) ->
             assert activation.row["channels"] == []
             assert activation.event["detail"]["channels"] == []
             assert activation.event["detail"]["holdout"] is True
-            assert "identifiers" not in activation.event["detail"]
-            assert "hashed_identifiers" not in activation.event["detail"]
+    assert not {pid for pid, _, _ in cards(retail_config, activations, people)} & held
     listed = channels_per_profile(activations)
     assert {pid for pid, channels in listed.items() if channels == []} == held
     assert {pid for pid, channels in listed.items() if channels == ["ads", "email"]} == set(people) - held

@@ -1,4 +1,5 @@
-"""The channel sender Lambda against moto's S3: what it receives from its queue lands in the channel's outbox."""
+"""The channel sender Lambda against moto's S3: what it receives from its queue lands in the channel's outbox,
+completed with the contact card the publish step left for it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cdp.activation.cards import ContactCard, with_contact
+from cdp.adapters.buses import delivery_id
+from cdp.adapters.contacts import S3Contacts
 from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +56,26 @@ def activation(profile_id: str, channels: list[str]) -> dict:
     return envelope(SEGMENT_MEMBERSHIP_CHANGED, detail, event_id=f"e-{profile_id}", time="2026-11-01T00:00:00Z")
 
 
+def contact(profile_id: str) -> dict:
+    return {"identifiers": {"email": f"{profile_id.lower()}@example.fr"}, "traits": {"first_name": "Zoé"}}
+
+
+def leave_cards(*events: dict, channel: str = "email") -> None:
+    S3Contacts(boto3.client("s3"), "data").put([
+        ContactCard(channel, e["detail"]["profile_id"], delivery_id(e), contact(e["detail"]["profile_id"]))
+        for e in events])
+
+
+def outbox_lines(channel: str = "email") -> list[dict]:
+    s3 = boto3.client("s3")
+    return [json.loads(line)
+            for obj in s3.list_objects_v2(Bucket="data", Prefix=f"outbox/{channel}/2").get("Contents", [])
+            for line in s3.get_object(Bucket="data", Key=obj["Key"])["Body"].read().decode().splitlines()]
+
+
 def test_events_land_in_the_channel_outbox_and_bad_messages_are_retried(sender) -> None:
     good = [activation("P1", ["email"]), activation("P2", ["email", "sms"])]
+    leave_cards(*good)
     bodies = [json.dumps(e) for e in good] + ["not json", json.dumps(activation("P3", ["sms"]))]
 
     response = sender.handler(sqs_event(bodies), Context())
@@ -63,7 +85,8 @@ def test_events_land_in_the_channel_outbox_and_bad_messages_are_retried(sender) 
     (obj,) = s3.list_objects_v2(Bucket="data", Prefix="outbox/email/2")["Contents"]
     assert obj["Key"].endswith("/req-1.jsonl")
     lines = s3.get_object(Bucket="data", Key=obj["Key"])["Body"].read().decode().splitlines()
-    assert [json.loads(line) for line in lines] == good
+    assert [json.loads(line) for line in lines] == [with_contact(e, contact(e["detail"]["profile_id"])) for e in good]
+    assert json.loads(lines[0])["detail"]["identifiers"] == {"email": "p1@example.fr"}
 
 
 def test_an_event_published_again_reaches_the_channel_once(sender) -> None:
@@ -71,14 +94,26 @@ def test_an_event_published_again_reaches_the_channel_once(sender) -> None:
     again = json.loads(json.dumps(first))
     again["id"] = "another-id-from-put-events"  # EventBridge gives each PutEvents its own id
     again["detail"]["event_id"] = first["detail"]["event_id"] = "decision-1"
+    leave_cards(first, second)
 
     sender.handler(sqs_event([json.dumps(first)]), Context("sender", 256, Context.invoked_function_arn, "req-1"))
     response = sender.handler(sqs_event([json.dumps(again), json.dumps(second), json.dumps(second)]),
                               Context("sender", 256, Context.invoked_function_arn, "req-2"))
 
     assert response == {"batchItemFailures": []}
-    s3 = boto3.client("s3")
-    delivered = [json.loads(line)["detail"]["profile_id"]
-                 for obj in s3.list_objects_v2(Bucket="data", Prefix="outbox/email/2")["Contents"]
-                 for line in s3.get_object(Bucket="data", Key=obj["Key"])["Body"].read().decode().splitlines()]
-    assert sorted(delivered) == ["P1", "P2"]
+    assert sorted(line["detail"]["profile_id"] for line in outbox_lines()) == ["P1", "P2"]
+
+
+def test_an_event_without_its_card_is_not_delivered_and_not_retried(sender, capfd) -> None:
+    """No card: the person was erased or withdrew consent after the decision, so nobody is to be contacted."""
+    kept, gone, other_channel = activation("P1", ["email"]), activation("P2", ["email"]), activation("P3", ["email"])
+    leave_cards(kept)
+    leave_cards(other_channel, channel="sms")  # a card is the channel's own: the sms one does not reach an email
+
+    response = sender.handler(sqs_event([json.dumps(kept), json.dumps(gone), json.dumps(other_channel)]), Context())
+
+    assert response == {"batchItemFailures": []}
+    assert [line["detail"]["profile_id"] for line in outbox_lines()] == ["P1"]
+    logged = capfd.readouterr().out
+    assert '"EventsWithoutContact":[2.0]' in logged
+    assert "p1@example.fr" not in logged

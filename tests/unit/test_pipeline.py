@@ -9,9 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from cdp.adapters.buses import LocalBus
 from cdp.config import Config
-from cdp.pipeline.local import local_models, open_store, run_local
+from cdp.pipeline.local import local_bus, local_models, open_store, run_local
 from cdp.pipeline.runner import last_consumed, run_step
 from cdp.pipeline.steps import STEPS, Read, Step, StepContext, StepOutput, Write
 from cdp.tables import TABLES
@@ -20,8 +19,8 @@ NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
 def context(config: Config, workdir: Path, run_id: str) -> StepContext:
-    return StepContext(config, run_id, date(2026, 11, 1), NOW, LocalBus(list(config.channels), workdir / "outbox"),
-                       local_models(workdir))
+    bus = local_bus(config, workdir)
+    return StepContext(config, run_id, date(2026, 11, 1), NOW, bus, local_models(workdir), contacts=bus.contacts)
 
 
 def outbox_ids(workdir: Path) -> dict[str, list[str]]:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from cdp.activation.cards import ContactCard
+
 
 class TableStore(Protocol):
     """The platform's tables (Iceberg), by the names of ``cdp.tables.TABLES``."""
@@ -70,3 +72,13 @@ class ModelStore(Protocol):
 
     def latest(self, name: str) -> tuple[str, dict[str, Any]] | None:
         """The latest version and its artefact, or None when none was ever saved."""
+
+
+class ContactBook(Protocol):
+    """Contact cards (``cdp.activation.cards``): a folder locally, the channels' outbox prefixes in the cloud."""
+
+    def put(self, cards: list[ContactCard]) -> None:
+        """Store the cards, replacing any of the same channel, profile and event."""
+
+    def get(self, channel: str, profile_id: str, event_id: str) -> dict[str, Any] | None:
+        """A card's contact, or None when there is none (never written, erased, expired)."""

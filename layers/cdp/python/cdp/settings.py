@@ -58,6 +58,16 @@ def outbox_key(channel: str, day: date, batch: str) -> str:
     return f"{OUTBOX_PREFIX}{channel}/{day:%Y-%m-%d}/{batch}.jsonl"
 
 
+def contact_card_key(channel: str, profile_id: str, event_id: str) -> str:
+    """Where the publish step leaves what a channel needs to reach a person for one event (``cdp.activation.cards``):
+    under the channel's outbox, so that the outbox's retention and erasure reach it."""
+    return f"{contact_cards_prefix(channel)}{profile_id}/{event_id}.json"
+
+
+def contact_cards_prefix(channel: str) -> str:
+    return f"{OUTBOX_PREFIX}{channel}/contacts/"
+
+
 def delivered_marks_prefix(channel: str) -> str:
     """One empty object per event a channel delivered, named by its id: how its sender drops duplicates."""
     return f"{OUTBOX_PREFIX}{channel}/delivered/"

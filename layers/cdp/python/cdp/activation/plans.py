@@ -14,7 +14,9 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from cdp.activation.cards import ContactCard
 from cdp.activation.holdout import in_holdout
 from cdp.config import ActivationPlanSpec, Config
 from cdp.events import SEGMENT_MEMBERSHIP_CHANGED, envelope, event_time
@@ -37,8 +39,9 @@ def plan_activations(
     """Events for membership changes not activated yet.
 
     Each change yields one event for the channels that take clear identifiers and, separately, one for the
-    channels that take hashed ones, so that an ads audience never receives an address in clear. A hold-out
-    member's change is still recorded (it is the control group of the uplift measure) but lists no channel.
+    channels that take hashed ones. A hold-out member's change is still recorded (it is the control group of the
+    uplift measure) but lists no channel. Events name the person by profile id only: what a channel needs to reach
+    them travels apart, in contact cards (``contact_cards``), so that the bus's archive keeps no address or name.
     """
     plans: dict[str, ActivationPlanSpec] = {plan.segment: plan for plan in config.activation_plans}
     by_id = {p["profile_id"]: p for p in profiles.to_pylist()}
@@ -71,17 +74,7 @@ def plan_activations(
                 "run_id": run_id,
                 "occurred_at": occurred_at,
                 "objective": plan.objective,
-                "traits": {trait: _plain(profile.get(trait)) for trait in plan.traits},
             }
-            if group == "clear":
-                # Only what the listed channels address people by: an SMS gets the phone, never the email.
-                wanted = {config.channels[c].identifier for c in channels}
-                detail["identifiers"] = {k: profile.get(k) for k in ("email", "phone")
-                                         if k in wanted and profile.get(k)}
-            elif group == "hashed":
-                detail["hashed_identifiers"] = {
-                    f"{k}_sha256": sha256_identifier(profile[k]) for k in ("email", "phone") if profile.get(k)
-                }
             # The id depends on the change alone (the run that recorded it, not the one activating it), so a retry
             # plans the same ids; it travels in the detail because PutEvents gives each event an id of its own.
             event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"{change['run_id']}|{change['segment_id']}|"
@@ -105,6 +98,38 @@ def plan_activations(
                 )
             )
     return activations
+
+
+def contact_cards(config: Config, activations: pa.Table, profiles: pa.Table) -> list[ContactCard]:
+    """One card per recorded event and channel it lists, from the profiles as they are now: a channel whose person
+    is no longer there (erased, merged away) or no longer consents gets none, so it delivers nothing.
+
+    A channel gets only what it addresses people by (an SMS the phone, never the email) and the plan's traits; an ads
+    audience gets the SHA-256 of the email and phone alone, never a clear address nor a trait.
+    """
+    plans = {plan.segment: plan for plan in config.activation_plans}
+    wanted = set(activations.filter(pc.invert(activations["holdout"]))["profile_id"].to_pylist())
+    by_id = {p["profile_id"]: p for p in profiles.filter(pc.is_in(profiles["profile_id"], pa.array(
+        sorted(wanted), pa.string()))).to_pylist()}
+    cards = []
+    for row in activations.select(["event_id", "profile_id", "segment_id", "channels"]).to_pylist():
+        profile, plan = by_id.get(row["profile_id"]), plans.get(row["segment_id"])
+        if profile is None or plan is None:
+            continue
+        for name in row["channels"] or []:
+            channel = config.channels.get(name)
+            if channel is None or not may_contact(channel, profile):
+                continue
+            contact: dict[str, Any]
+            if channel.hashed:
+                contact = {"hashed_identifiers": {
+                    f"{k}_sha256": sha256_identifier(profile[k]) for k in ("email", "phone") if profile.get(k)}}
+            else:
+                contact = {"identifiers": {k: profile[k] for k in ("email", "phone")
+                                           if k == channel.identifier and profile.get(k)},
+                           "traits": {trait: _plain(profile.get(trait)) for trait in plan.traits}}
+            cards.append(ContactCard(name, row["profile_id"], row["event_id"], contact))
+    return cards
 
 
 def _plain(value: Any) -> Any:

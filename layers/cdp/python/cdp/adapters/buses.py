@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cdp.activation.cards import with_contact
 from cdp.adapters.patterns import matches
 from cdp.events import BUS_NAME, channel_rule_pattern
+
+if TYPE_CHECKING:  # the light sender functions import this module, and have no pyarrow for cdp.ports
+    from cdp.ports import ContactBook
 
 
 def delivery_id(event: dict[str, Any]) -> str:
@@ -20,14 +24,18 @@ def delivery_id(event: dict[str, Any]) -> str:
 class LocalBus:
     """Routes each event by the same patterns that the CDK stack gives its rules; a channel's target is a file.
 
-    Like a careful receiver, a channel's outbox takes an event once: one published again (a retried step) is
-    dropped by its id. ``published`` counts every event put on the bus by detail-type, routed or not.
+    Like the cloud's senders, a channel delivers an event completed with its contact card (``contacts``), and does
+    not deliver one without (``undelivered``); and like a careful receiver, its outbox takes an event once: one
+    published again (a retried step) is dropped by its id. ``published`` counts every event put on the bus by
+    detail-type, routed or not.
     """
 
-    def __init__(self, channels: list[str], outbox: Path):
+    def __init__(self, channels: list[str], outbox: Path, contacts: ContactBook):
         self.outbox = outbox
+        self.contacts = contacts
         self.rules = {channel: channel_rule_pattern(channel) for channel in channels}
         self.delivered: dict[str, int] = dict.fromkeys(channels, 0)
+        self.undelivered: dict[str, int] = dict.fromkeys(channels, 0)
         self.published: dict[str, int] = {}
         self._seen: dict[str, set[str]] = {}
 
@@ -47,8 +55,13 @@ class LocalBus:
                     seen = self._delivered_ids(channel)
                     if delivery_id(event) in seen:
                         continue
+                    contact = self.contacts.get(channel, event["detail"]["profile_id"], delivery_id(event))
+                    if contact is None:
+                        self.undelivered[channel] += 1
+                        continue
                     seen.add(delivery_id(event))
-                    lines.setdefault(channel, []).append(json.dumps(event, ensure_ascii=False, sort_keys=True))
+                    lines.setdefault(channel, []).append(
+                        json.dumps(with_contact(event, contact), ensure_ascii=False, sort_keys=True))
         if lines:
             self.outbox.mkdir(parents=True, exist_ok=True)
         for channel, channel_lines in lines.items():

@@ -17,6 +17,7 @@ import boto3
 
 from cdp import settings
 from cdp.adapters.buses import EventBridgeBus
+from cdp.adapters.contacts import S3Contacts
 from cdp.adapters.iceberg import IcebergStore, catalog_from_environment
 from cdp.adapters.models import S3Models
 from cdp.config import Config, load_config
@@ -47,6 +48,11 @@ def bus() -> EventBridgeBus:
 @cache
 def models() -> S3Models:
     return S3Models(client("s3"), os.environ[settings.DATA_BUCKET_ENV])
+
+
+@cache
+def contacts() -> S3Contacts:
+    return S3Contacts(client("s3"), os.environ[settings.DATA_BUCKET_ENV])
 
 
 @cache

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from cdp.privacy.rewrite import without_rows
+
+CONTACTS = "contacts"  # the folder of a channel's outbox that holds its contact cards (settings.contact_card_key)
 
 
 def _events_not_about(lines: list[str], profile_ids: set[str]) -> list[str]:
@@ -24,7 +27,8 @@ def _replace_file(path: Path, content: bytes) -> None:
 
 
 class LocalFiles:
-    """Landed files are the local paths ingestion recorded; delivered events are the local bus's outbox files."""
+    """Landed files are the local paths ingestion recorded; delivered events are the local bus's outbox files, and
+    contact cards are under ``<outbox>/<channel>/contacts/<profile id>/``."""
 
     def __init__(self, outbox: Path):
         self.outbox = outbox
@@ -46,6 +50,9 @@ class LocalFiles:
             if len(kept) != len(lines):
                 removed += len(lines) - len(kept)
                 _replace_file(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
+        for cards in self.outbox.glob(f"*/{CONTACTS}/*") if self.outbox.is_dir() else []:
+            if cards.name in profile_ids:
+                shutil.rmtree(cards)
         return removed
 
     def purge(self, locations: list[str]) -> None:
@@ -55,8 +62,9 @@ class LocalFiles:
 
 class S3Files:
     """Landed files are S3 objects (``s3://bucket/key``) in a versioned bucket; delivered events are the channels'
-    outbox objects (``outbox/<channel>/``). A rewritten object becomes the only version: the earlier ones, which
-    still hold the rows, are deleted."""
+    outbox objects (``outbox/<channel>/``), where contact cards are too (``outbox/<channel>/contacts/<profile id>/``).
+    A rewritten object becomes the only version: the earlier ones, which still hold the rows, are deleted; a person's
+    cards go with every version."""
 
     def __init__(self, s3: Any, bucket: str, outbox_prefix: str):
         self.s3 = s3
@@ -75,17 +83,33 @@ class S3Files:
         return removed
 
     def remove_events(self, profile_ids: set[str]) -> int:
-        removed = 0
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.outbox_prefix):
-            for item in page.get("Contents", []):
-                if not item["Key"].endswith(".jsonl"):
-                    continue
-                lines = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read().decode().splitlines()
-                kept = _events_not_about(lines, profile_ids)
-                if len(kept) != len(lines):
-                    removed += len(lines) - len(kept)
-                    self._replace(self.bucket, item["Key"], ("\n".join(kept) + "\n" if kept else "").encode())
-        return removed
+        # Every version: an outbox file or card the lifecycle expired is still there, noncurrent, for some days.
+        versions = [version for page in self.s3.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=self.outbox_prefix) for version in page.get("Versions", [])]
+        removed: set[str] = set()
+        rewritten: set[str] = set()
+        for version in versions:
+            key, version_id = version["Key"], version["VersionId"]
+            parts = key.removeprefix(self.outbox_prefix).split("/")
+            if len(parts) > 2 and parts[1] == CONTACTS:
+                if parts[2] in profile_ids:
+                    self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+                continue
+            if not key.endswith(".jsonl") or key in rewritten:
+                continue
+            content = self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"].read()
+            lines = content.decode().splitlines()
+            kept = _events_not_about(lines, profile_ids)
+            if len(kept) == len(lines):
+                continue
+            removed.update(set(lines) - set(kept))
+            if version["IsLatest"]:
+                # The rewrite becomes the file's only version.
+                self._replace(self.bucket, key, ("\n".join(kept) + "\n" if kept else "").encode())
+                rewritten.add(key)
+            else:
+                self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        return len(removed)
 
     def purge(self, locations: list[str]) -> None:
         for location in locations:

@@ -64,10 +64,12 @@ def relay_batch(
     bucket: str,
     key: str,
     marks: DeliveredMarks | None = None,
+    complete: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Returns the partial-batch response for SQS and how many events were written under `key`.
 
-    With ``marks``, events already delivered are dropped (they count as processed, not as failures).
+    With ``marks``, events already delivered are dropped (they count as processed, not as failures). With
+    ``complete``, each event is written as it returns it, or dropped (and processed) where it returns None.
     """
     accepted: list[dict[str, Any]] = []
 
@@ -79,8 +81,13 @@ def relay_batch(
     response = process_partial_response(event=event, record_handler=accept, processor=processor, context=context)
     if marks is not None:
         accepted = marks.undelivered(accepted)
-    if accepted:
-        s3.put_object(Bucket=bucket, Key=key, Body=jsonl(accepted), ContentType="application/x-ndjson")
+    if complete is not None:
+        completed = [(event, complete(event)) for event in accepted]
+        accepted, written = [e for e, c in completed if c is not None], [c for _, c in completed if c is not None]
+    else:
+        written = accepted
+    if written:
+        s3.put_object(Bucket=bucket, Key=key, Body=jsonl(written), ContentType="application/x-ndjson")
         if marks is not None:
             marks.mark(accepted)
-    return response, len(accepted)
+    return response, len(written)

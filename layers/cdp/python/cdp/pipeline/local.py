@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cdp.adapters.buses import LocalBus
+from cdp.adapters.contacts import LocalContacts
 from cdp.adapters.iceberg import IcebergStore, local_catalog
 from cdp.adapters.landed import LocalFiles
 from cdp.adapters.models import FolderModels
@@ -50,8 +51,12 @@ def local_models(workdir: Path) -> FolderModels:
     return FolderModels(workdir / "models")
 
 
+def local_contacts(workdir: Path) -> LocalContacts:
+    return LocalContacts(workdir)
+
+
 def local_bus(config: Config, workdir: Path) -> LocalBus:
-    return LocalBus(list(config.channels), workdir / "outbox")
+    return LocalBus(list(config.channels), workdir / "outbox", local_contacts(workdir))
 
 
 def ingest_paths(store: IcebergStore, config: Config, source: str, paths: list[Path], bus: EventBus,
@@ -74,7 +79,8 @@ def run_local(
         if progress:
             progress(f"ingest {source}: {path.name}")
         summary.files += ingest_paths(store, config, source, [path], bus, now, local_salt(workdir))
-    ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus, local_models(workdir))
+    ctx = StepContext(config, summary.run_id, as_of or now.date(), now, bus, local_models(workdir),
+                      contacts=bus.contacts)
     for step in STEPS:
         if progress:
             progress(f"step {step.name}: {step.description}")
@@ -89,7 +95,8 @@ def run_steps(config: Config, workdir: Path, names: tuple[str, ...], as_of: date
     """Run some declared steps, in their declared order, on a work folder's tables (``cdp resolve``)."""
     now = datetime.now(UTC)
     store, bus = open_store(workdir), local_bus(config, workdir)
-    ctx = StepContext(config, new_run_id(now), as_of or now.date(), now, bus, local_models(workdir), full_resolution)
+    ctx = StepContext(config, new_run_id(now), as_of or now.date(), now, bus, local_models(workdir), full_resolution,
+                      contacts=bus.contacts)
     return {step.name: run_step(step.name, store, ctx) for step in STEPS if step.name in names}
 
 

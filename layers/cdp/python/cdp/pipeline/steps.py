@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdp import sql
-from cdp.activation.plans import activations_table, plan_activations
+from cdp.activation.cards import MemoryContacts
+from cdp.activation.plans import activations_table, contact_cards, plan_activations
 from cdp.activation.publish import events_of, marked_published
 from cdp.config import Config
 from cdp.config.purposes import plan_uses, purpose_problems, sources_feeding, sources_not_linking
@@ -28,7 +29,7 @@ from cdp.identity.neighbourhood import neighbourhood
 from cdp.identity.resolve import RECORD_COLUMNS, Prepared, nicknames_of, prepare, resolve_new, train_matcher
 from cdp.identity.resolve import resolve as link_records
 from cdp.lineage import current_versions
-from cdp.ports import EventBus, ModelStore
+from cdp.ports import ContactBook, EventBus, ModelStore
 from cdp.profiles.survivorship import merge_profiles
 from cdp.scoring.history import purchase_days, web_days
 from cdp.scoring.models import SCORING_MODEL, score_profiles, train_scoring
@@ -72,6 +73,8 @@ class StepContext:
     bus: EventBus
     models: ModelStore
     full_resolution: bool = False  # rebuild identities from scratch instead of resolving what is new
+    # Where the publish step leaves what each channel needs to reach a person; a bus that delivers reads them there.
+    contacts: ContactBook = field(default_factory=MemoryContacts)
 
 
 @dataclass(frozen=True)
@@ -347,12 +350,15 @@ def activate(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
 
 
 def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
-    """The one step with a side effect: it puts the recorded decisions on the bus, then they are marked published.
+    """The one step with side effects: it leaves the contact cards, puts the recorded decisions on the bus, then
+    they are marked published.
 
-    Should it fail between the two, the retry publishes the same events again, with the same ``event_id`` in
-    their detail, by which receivers drop the duplicates.
+    Should it fail in between, the retry writes the same cards and publishes the same events again, with the same
+    ``event_id`` in their detail, by which receivers drop the duplicates.
     """
     pending = inputs["activations"].sort_by([("occurred_at", "ascending"), ("event_id", "ascending")])
+    cards = contact_cards(ctx.config, pending, inputs["profiles"])
+    ctx.contacts.put(cards)
     ctx.bus.publish(events_of(pending))
     per_channel: dict[str, int] = {}
     for channels in pending["channels"].to_pylist():
@@ -362,6 +368,8 @@ def publish(inputs: dict[str, pa.Table], ctx: StepContext) -> StepOutput:
         "events": pending.num_rows,
         "holdout": pc.sum(pending["holdout"]).as_py() or 0,
         "per_channel": per_channel,
+        # Listed channels left without a card: the person was erased, merged away or withdrew consent since.
+        "without_contact": sum(per_channel.values()) - len(cards),
     })
 
 
@@ -397,8 +405,9 @@ STEPS: tuple[Step, ...] = (
          (Write("segment_memberships", "append"), Write("segments", "replace"))),
     Step("activate", "Decide, per membership change not yet activated, the event for the consented channels.",
          activate, (Read("segment_memberships", "new"), Read("profiles")), (Write("activations", "insert_new"),)),
-    Step("publish", "Publish the decided events not yet published on the bus, then mark them published.", publish,
-         (Read("activations", where="published_at IS NULL"),), (Write("activations", "upsert"),)),
+    Step("publish", "Leave each channel its contact cards, publish the decided events not yet published on the "
+         "bus, then mark them published.", publish,
+         (Read("activations", where="published_at IS NULL"), Read("profiles")), (Write("activations", "upsert"),)),
 )
 
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)

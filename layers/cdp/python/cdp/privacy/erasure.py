@@ -50,7 +50,8 @@ class LandedFiles(Protocol):
         no longer there (retention) has nothing to remove."""
 
     def remove_events(self, profile_ids: set[str]) -> int:
-        """Remove the delivered events about these profiles (the outboxes); how many went."""
+        """Remove the delivered events about these profiles (the outboxes), and the contact cards left for them
+        (``cdp.activation.cards``); how many events went."""
 
     def purge(self, locations: list[str]) -> None:
         """Delete these files of the tables, every version of each."""
