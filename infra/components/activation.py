@@ -93,6 +93,8 @@ class Activation(Construct):
             data.grant_put(sender, f"{settings.OUTBOX_PREFIX}{channel}/*")
             # Reading its own delivery marks (HEAD) is how a sender drops an event it already delivered.
             data.grant_read(sender, f"{settings.delivered_marks_prefix(channel)}*")
+            # Its contact cards, which the pipeline leaves under its outbox: the address it sends to is read there.
+            data.grant_read(sender, f"{settings.contact_cards_prefix(channel)}*")
             self.queues[channel] = queue
             self.dead_letter_alarms.append(dead_letter_alarm(
                 self, f"{channel}DeadLettersAlarm", dead_letters,

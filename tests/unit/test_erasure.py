@@ -36,6 +36,11 @@ class Erased:
     before: dict[str, int]  # rows per table before
 
 
+def contact_cards(workdir: Path, profile_id: str) -> list[Path]:
+    """What the publish step left the channels to reach this person (``cdp.activation.cards``)."""
+    return sorted(workdir.glob(f"outbox/*/contacts/{profile_id}/*.json"))
+
+
 def _tables_text(workdir: Path) -> list[tuple[str, str]]:
     store = open_store(workdir)
     return [(name, "\n".join(json.dumps(row, default=str, ensure_ascii=False) for row in store.read(name).to_pylist()))
@@ -57,7 +62,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory, retail_config: Config) -> E
     members = {row["profile_id"] for row in store.read("segment_memberships").to_pylist()}
     chosen = next(p for p in profiles if p["phone"] and p["email"] and len(p["sources"]) >= 2
                   and features[p["profile_id"]]["orders_count"] >= 2 and features[p["profile_id"]]["web_events_count"]
-                  and p["profile_id"] in members)
+                  and p["profile_id"] in members and contact_cards(workdir, p["profile_id"]))
     person = find_person(store, retail_config, Subject(email=chosen["email"]))
     events = store.read("events").to_pylist()
     devices = {e["anonymous_id"] for e in events if e["record_key"] in person.facts and e["anonymous_id"]}
@@ -89,6 +94,7 @@ def test_nothing_of_the_person_is_left_in_any_table_or_file(erased: Erased) -> N
     texts = _tables_text(erased.workdir) + files_under(erased.workdir, erased.landing)
     left = findings(texts, erased.identifiers, erased.phones)
     assert not left, "\n".join(left)
+    assert not [card for pid in erased.identifiers for card in contact_cards(erased.workdir, pid)]
     # The search finds them where they still are: in the files as they landed.
     assert findings(files_under(erased.originals), erased.identifiers, erased.phones)
 
