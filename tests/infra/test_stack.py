@@ -535,3 +535,35 @@ def test_the_bus_and_its_archive_are_encrypted_and_services_use_keys_only_for_th
             service = statement.get("Principal", {}).get("Service")
             if service:
                 assert statement.get("Condition"), (service, statement)
+
+
+def _object_prefixes(statement: dict) -> list[str]:
+    """The key patterns a statement names in the data bucket ('' for the bucket itself)."""
+    targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    prefixes = []
+    for target in targets:
+        if isinstance(target, dict) and "Fn::Join" in target:
+            parts = target["Fn::Join"][1]
+            if parts[0].get("Fn::GetAtt", [""])[0].startswith("StorageData"):
+                prefixes.append("".join(parts[1:]).removeprefix("/"))
+    return prefixes
+
+
+def test_a_sender_writes_only_its_channels_outbox_and_reads_only_its_cards_and_marks(synthesized) -> None:
+    """The address a sender sends to is read at delivery from its own channel's contact cards: no sender can read
+    another channel's (an ads audience's sender never sees a clear email)."""
+    senders = {f["Properties"]["Environment"]["Variables"][settings.CHANNEL_ENV]: name
+               for name, f in resources(synthesized, "AWS::Lambda::Function").items()
+               if settings.CHANNEL_ENV in f["Properties"].get("Environment", {}).get("Variables", {})}
+    assert set(senders) == set(load_config(example_config_path()).channels)
+    for channel, function in senders.items():
+        reads, writes = set(), set()
+        for statement in _role_statements(synthesized, function):
+            actions = _actions(statement)
+            if any(a.startswith("s3:Get") for a in actions):
+                reads.update(_object_prefixes(statement))
+            if "s3:PutObject" in actions:
+                writes.update(_object_prefixes(statement))
+        assert reads == {f"{settings.contact_cards_prefix(channel)}*",
+                         f"{settings.delivered_marks_prefix(channel)}*"}, channel
+        assert writes == {f"{settings.OUTBOX_PREFIX}{channel}/*"}, channel

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,14 +20,21 @@ PURE = ["ingest", "identity", "profiles", "features", "segments", "activation", 
 
 
 def imports_of(path: Path) -> set[str]:
-    """Fully qualified modules a file imports (``from cdp.x import y`` gives ``cdp.x`` and ``cdp.x.y``)."""
+    """Fully qualified modules a file imports (``from cdp.x import y`` gives ``cdp.x`` and ``cdp.x.y``), but those
+    for type checkers only (``if TYPE_CHECKING:``), which never run."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    pending: list[ast.AST] = [ast.parse(path.read_text())]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            pending.extend(node.orelse)
+            continue
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}
+        pending.extend(ast.iter_child_nodes(node))
     return names
 
 
@@ -82,3 +91,23 @@ def test_command_line_and_demo_libraries_are_extras_not_core_dependencies() -> N
     assert not core & COMMAND_LINE_AND_DEMO
     extras = " ".join(" ".join(values) for values in project["optional-dependencies"].values())
     assert all(library in extras for library in COMMAND_LINE_AND_DEMO)
+
+
+def zip_functions() -> set[str]:
+    """The functions the stack ships as zips with the light layer (not the container image of the data functions)."""
+    stack = "\n".join(path.read_text() for path in (ROOT / "infra").rglob("*.py"))
+    return set(re.findall(r'Code\.from_asset\(str\(ROOT / "functions" / "(\w+)"\)', stack))
+
+
+def test_the_light_functions_reach_only_the_standard_library_and_their_layer() -> None:
+    """A zip function has the shared code, the light layer and the runtime's boto3: importing pyarrow or pandas,
+    even through a shared module, would fail when it starts."""
+    layer = (ROOT / "layers" / "requirements" / "light.txt").read_text()
+    available = set(sys.stdlib_module_names) | {"boto3", "botocore"} | {
+        line.split("[")[0].split("=")[0].strip().replace("-", "_") for line in layer.splitlines()
+        if line.strip() and not line.startswith("#")}
+    light = zip_functions()
+    assert {"channel_sender", "pipeline_starter", "integration_batcher"} <= light
+    for name in sorted(light):
+        _, third_party = reachable(ROOT / "functions" / name / "handler.py")
+        assert third_party <= available, (name, third_party - available)
