@@ -88,6 +88,7 @@ class Subject:
 @dataclass
 class Erasure:
     erasure_id: str
+    reason: str = "request"  # a person's request, or "retention" (profiles inactive too long)
     profiles: int = 0
     rows: dict[str, int] = field(default_factory=dict)  # table → rows deleted or pseudonymised
     file_rows: int = 0  # rows removed from landed files
@@ -96,9 +97,10 @@ class Erasure:
     suppressed: int = 0  # identifiers added to the suppression list
 
     def as_json(self) -> str:
-        return json.dumps({"profiles": self.profiles, "tables": self.rows, "landed_file_rows": self.file_rows,
-                           "outbox_events": self.events, "history_files": self.history_files,
-                           "suppressed_identifiers": self.suppressed}, sort_keys=True)
+        return json.dumps({"reason": self.reason, "profiles": self.profiles, "tables": self.rows,
+                           "landed_file_rows": self.file_rows, "outbox_events": self.events,
+                           "history_files": self.history_files, "suppressed_identifiers": self.suppressed},
+                          sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,17 @@ def _in(column: str, values: set[str]) -> str:
 
 
 def find_person(store: TableStore, config: Config, subject: Subject) -> Person:
+    """The person a request names, with every fact naming one of their addresses: they asked to be forgotten."""
+    return _find(store, config, subject, {subject.profile_id} if subject.profile_id else set(), by_address=True)
+
+
+def find_profiles(store: TableStore, config: Config, profile_ids: set[str]) -> Person:
+    """These profiles, with their records and the facts attributed to them only: an order naming one of their
+    addresses that resolution gave to someone else (a household's shared email) stays theirs."""
+    return _find(store, config, Subject(), profile_ids, by_address=False)
+
+
+def _find(store: TableStore, config: Config, subject: Subject, profile_ids: set[str], by_address: bool) -> Person:
     con = sql.connect()
     records = store.read("records", columns=("record_key", "email", "phone"))
     identities = store.read("identities")
@@ -127,9 +140,9 @@ def find_person(store: TableStore, config: Config, subject: Subject) -> Person:
         con.register(name, table)
     by = {"email": subject.email, "phone": subject.phone}
     matches = " OR ".join(f"{column} = {sql.literal(value)}" for column, value in by.items() if value) or "false"
-    given = sql.literal(subject.profile_id or "")
+    con.register("given", pa.table({"profile_id": pa.array(sorted(profile_ids), pa.string())}))
     found = {row[0] for row in con.execute(f"""
-        SELECT profile_id FROM profiles WHERE profile_id = {given} OR {matches}
+        SELECT profile_id FROM profiles WHERE profile_id IN (SELECT profile_id FROM given) OR {matches}
         UNION SELECT i.profile_id FROM identities i JOIN records r USING (record_key) WHERE {matches}""").fetchall()}
     con.register("found", pa.table({"profile_id": pa.array(sorted(found), pa.string())}))
     keys = {row[0] for row in con.execute(f"""
@@ -147,10 +160,11 @@ def find_person(store: TableStore, config: Config, subject: Subject) -> Person:
     facts = fact_views(config, profiles, identities, orders, events, ALL_FACTS)
     facts.register("found", pa.table({"profile_id": pa.array(sorted(found), pa.string())}))
     facts.register("emails", pa.table({"email": pa.array(sorted(emails), pa.string())}))
-    # Their facts: attributed to them, or naming one of their addresses whoever they were attributed to.
-    owned = facts.execute("""
+    # Their facts: attributed to them, and, for a request, naming one of their addresses whoever they went to.
+    named = "UNION SELECT record_key, order_id FROM orders SEMI JOIN emails USING (email)" if by_address else ""
+    owned = facts.execute(f"""
         SELECT record_key, order_id FROM owned_orders SEMI JOIN found USING (profile_id)
-        UNION SELECT record_key, order_id FROM orders SEMI JOIN emails USING (email)
+        {named}
         UNION SELECT record_key, NULL FROM owned_events SEMI JOIN found USING (profile_id)""").fetchall()
     # Rows kept as they came (quarantine) carry no key: their text is searched once, here.
     raw_rows = {name: _raw_hits(store, name, emails, phones) for name, spec in TABLES.items()
@@ -163,8 +177,22 @@ def erase(store: TableStore, files: LandedFiles, config: Config, subject: Subjec
           erasure_id: str | None = None) -> Erasure:
     """Erase the person ``subject`` names everywhere; see the module's description."""
     subject = subject.normalised(_default_region(config))
-    erasure = Erasure(erasure_id or f"erasure-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}")
+    erasure = Erasure(erasure_id or new_erasure_id(now))
     person = find_person(store, config, subject)
+    erase_found(store, files, config, person, erasure, now)
+    if config.privacy.erasure.suppress:
+        erasure.suppressed = _suppress(store, person, salt, erasure.erasure_id, now)
+    record_erasure(store, erasure, salted_hash(salt, subject.value), now)
+    return erasure
+
+
+def new_erasure_id(now: datetime) -> str:
+    return f"erasure-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def erase_found(store: TableStore, files: LandedFiles, config: Config, person: Person, erasure: Erasure,
+                now: datetime) -> None:
+    """Everything of ``person`` out of the tables, the landed files, the outboxes and the tables' history."""
     erasure.profiles = len(person.profiles)
     before = {name: store.snapshot_id(name) for name in TABLES}
     landed = _landed_rows(store, config, person)
@@ -176,17 +204,26 @@ def erase(store: TableStore, files: LandedFiles, config: Config, subject: Subjec
     for (uri, file_format, delimiter), rows in landed.items():
         erasure.file_rows += files.remove_rows(uri, file_format, rows, delimiter)
     erasure.events = files.remove_events(person.profiles)
-    for name in sorted(touched):
-        forgotten = store.forget_history(name, now)
-        files.purge(forgotten)
-        erasure.history_files += len(forgotten)
+    erasure.history_files += forget_history(store, files, touched, now)
     _resume_after(store, touched, before, erasure.erasure_id, now)
-    if config.privacy.erasure.suppress:
-        erasure.suppressed = _suppress(store, person, salt, erasure.erasure_id, now)
+
+
+def forget_history(store: TableStore, files: LandedFiles, tables: set[str], now: datetime) -> int:
+    """Expire every earlier snapshot of these tables and delete the files only they referenced; how many went."""
+    forgotten = 0
+    for name in sorted(tables):
+        locations = store.forget_history(name, now)
+        files.purge(locations)
+        forgotten += len(locations)
+    return forgotten
+
+
+def record_erasure(store: TableStore, erasure: Erasure, subject_hash: str, requested_at: datetime) -> None:
+    """The audit row: a salted hash for the subject, the times and the counts, nothing else."""
     store.append("erasures", pa.Table.from_pylist([{
-        "erasure_id": erasure.erasure_id, "subject_hash": salted_hash(salt, subject.value), "requested_at": now,
-        "completed_at": datetime.now(now.tzinfo), "erased": erasure.as_json()}], schema=TABLES["erasures"].schema))
-    return erasure
+        "erasure_id": erasure.erasure_id, "subject_hash": subject_hash, "requested_at": requested_at,
+        "completed_at": datetime.now(requested_at.tzinfo), "erased": erasure.as_json()}],
+        schema=TABLES["erasures"].schema))
 
 
 def _default_region(config: Config) -> str:
