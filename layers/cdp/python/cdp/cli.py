@@ -236,6 +236,29 @@ def erase(
 
 
 @app.command()
+def retention(
+    config: ConfigOption,
+    workdir: WorkdirOption,
+    as_of: Annotated[Optional[str], typer.Option(help="The day retention is reckoned from (YYYY-MM-DD); today by "  # noqa: UP045
+                                                      "default.")] = None,
+) -> None:
+    """Delete what is past retention (privacy.retention): quarantined rows, and the people inactive too long, erased
+    everywhere. Run it daily, as the cloud does."""
+    from cdp.pipeline.local import retention_local
+
+    loaded = _load(config)
+    _require_tables(workdir, "there is nothing to retain yet")
+    with console.status("Applying retention…"):
+        done = retention_local(loaded, workdir, date.fromisoformat(as_of) if as_of else None)
+    erased = done.erasure
+    console.print(f"Retention: {done.quarantine_rows:,} quarantined rows deleted; "
+                  f"{erased.profiles if erased else 0:,} inactive profile(s) erased"
+                  + (f" as {erased.erasure_id} (rows per table: "
+                     + ", ".join(f"{name} {count:,}" for name, count in sorted(erased.rows.items())) + ")"
+                     if erased else "") + ".")
+
+
+@app.command()
 def ingest(
     config: ConfigOption,
     source: Annotated[str, typer.Option(help="Source name, as declared in the config.")],

@@ -25,7 +25,15 @@ LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 
 
 
 class RetentionSpec(ConfigModel):
-    """How long the bucket keeps what it holds outside the tables (S3 lifecycle rules of the stack)."""
+    """How long the bucket keeps what it holds outside the tables (S3 lifecycle rules of the stack), and how long the
+    tables keep quarantined rows and the people who are no longer customers (``cdp.privacy.retention``)."""
+
+    quarantine_days: int = Field(90, ge=1, description="Quarantined rows (kept as they came, for repair) are deleted "
+                                                       "this long after their file was ingested.")
+    inactive_profile_days: int | None = Field(
+        1095, ge=1, description="A person with no activity for this long (no record updated or ingested, no order, "
+                                "no visit) is erased, records and all, as an erasure would, but not suppressed: "
+                                "three years by default; null keeps everyone.")
 
     landing_days: int = Field(90, ge=1, description="Landed files, once ingested, are kept this long.")
     staging_days: int = Field(2, ge=1, description="Staged parts of large files left behind by a failure.")

@@ -21,6 +21,7 @@ from cdp.pipeline.runner import new_run_id, run_step
 from cdp.pipeline.steps import STEPS, StepContext
 from cdp.ports import EventBus
 from cdp.privacy.erasure import Erasure, Subject, erase
+from cdp.privacy.retention import Retention, apply_retention
 
 
 @dataclass
@@ -110,6 +111,13 @@ def local_salt(workdir: Path) -> str:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def retention_local(config: Config, workdir: Path, today: date | None = None, now: datetime | None = None
+                    ) -> Retention:
+    """``cdp retention``: quarantined rows and inactive people past retention, out of the work folder."""
+    return apply_retention(open_store(workdir), LocalFiles(workdir / "outbox"), config, local_salt(workdir),
+                           now or datetime.now(UTC), today)
 
 
 def erase_local(config: Config, workdir: Path, subject: Subject, now: datetime | None = None) -> Erasure:
