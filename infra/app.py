@@ -30,6 +30,7 @@ def build_app(outdir: str | None = None, context: dict | None = None) -> cdk.App
         config=config, config_path=config_path, light_layer=build_light_layer(),
         schedule=app.node.try_get_context("pipeline_schedule") or "cron(0 3 * * ? *)",
         training_schedule=app.node.try_get_context("training_schedule") or "cron(0 2 ? * SUN *)",
+        retention_schedule=app.node.try_get_context("retention_schedule") or "cron(0 1 * * ? *)",
         alarm_email=app.node.try_get_context("alarm_email") or None,
         env=cdk.Environment(region=region, account=None),
         description="Serverless customer data platform (cdp)",

@@ -55,6 +55,7 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
 class CdpStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, config_path: Path,
                  light_layer: Path, schedule: str, training_schedule: str = "cron(0 2 ? * SUN *)",
+                 retention_schedule: str = "cron(0 1 * * ? *)",
                  alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage", retention=config.privacy.retention,
@@ -117,7 +118,8 @@ class CdpStack(Stack):
             code=lambda_.Code.from_asset(str(ROOT / "functions" / "integration_batcher"), exclude=["**/__pycache__"]),
         )
         privacy = Privacy(self, "Privacy", bus=activation.bus, key=storage.messaging_key,
-                          code=image("functions.erasure.handler.handler"), environment=environment)
+                          code=image("functions.erasure.handler.handler"), environment=environment,
+                          retention_schedule=retention_schedule)
         for function in (ingest.function, large_files.committing):
             privacy.give_salt_to(function)
         for function in (ingest.function, pipeline.function, pipeline.failure_function, training.function,

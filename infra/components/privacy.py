@@ -12,7 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdp import settings
-from cdp.events import erasure_rule_pattern
+from cdp.events import erasure_rule_pattern, retention_message
 from infra.components.activation import event_pattern
 from infra.components.ingest import dead_letter_alarm, encrypted_queue
 
@@ -21,10 +21,11 @@ class Privacy(Construct):
     """`cdp erase` in the cloud: an `Erasure Requested` event on the bus reaches the erasure function through a
     queue (retried, then dead-lettered with an alarm); the function erases the person from the tables, the landed
     files, the channel outboxes and the tables' history. The salt of the audit's and the suppression list's hashes
-    is a generated secret, never rotated: a new salt would no longer recognise the persons already erased."""
+    is a generated secret, never rotated: a new salt would no longer recognise the persons already erased. A daily
+    schedule puts a `Retention Due` message on the same queue: the function then applies retention."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, key: kms.IKey,
-                 code: lambda_.DockerImageCode, environment: dict[str, str]) -> None:
+                 code: lambda_.DockerImageCode, environment: dict[str, str], retention_schedule: str) -> None:
         super().__init__(scope, construct_id)
         self.salt = secretsmanager.Secret(
             self, "Salt", encryption_key=key, description="Salt of the hashes kept of erased persons",
@@ -38,10 +39,15 @@ class Privacy(Construct):
                            description="Erasure requests reach the erasure function")
         rule.add_target(targets.SqsQueue(self.queue, retry_attempts=8, max_event_age=Duration.hours(24),
                                          dead_letter_queue=dead_letters))
+        retention = events.Rule(self, "RetentionSchedule", schedule=events.Schedule.expression(retention_schedule),
+                                description="Retention (privacy.retention) applied by the erasure function")
+        retention.add_target(targets.SqsQueue(self.queue, message=events.RuleTargetInput.from_object(
+            retention_message()), retry_attempts=8, max_event_age=Duration.hours(24), dead_letter_queue=dead_letters))
         self.function = lambda_.DockerImageFunction(
             self, "Function", code=code, memory_size=4096, timeout=timeout, tracing=lambda_.Tracing.ACTIVE,
             environment={**environment, settings.SALT_SECRET_ENV: self.salt.secret_arn},
-            description="Erases a person from the tables, landed files, outboxes and the tables' history",
+            description="Erases a person from the tables, landed files, outboxes and the tables' history; applies "
+                        "retention",
         )
         # One request at a time: each rewrites tables and expires their history.
         self.function.add_event_source(sources.SqsEventSource(self.queue, batch_size=1,

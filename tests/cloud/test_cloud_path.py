@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -596,6 +596,50 @@ def test_a_pipeline_step_that_fails_is_recorded_and_fails_the_run(cloud, small_l
     assert {r["step"] for r in runs if r["status"] == "succeeded"} == {"resolve", "merge"}
 
 
+def everything(cloud: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every table as it reads, and every version of every object in the bucket."""
+    from tests.scan import readable_bytes
+
+    texts = [(name, json.dumps(aws.store().read(name).to_pylist(), default=str)) for name in TABLES]
+    pages = cloud["s3"].get_paginator("list_object_versions").paginate(Bucket=cloud["bucket"])
+    for version in (v for page in pages for v in page.get("Versions", [])):
+        body = cloud["s3"].get_object(Bucket=cloud["bucket"], Key=version["Key"],
+                                      VersionId=version["VersionId"])["Body"].read()
+        texts.append((f"{version['Key']}@{version['VersionId']}", readable_bytes(body)))
+    return texts
+
+
+def test_the_retention_schedule_erases_people_inactive_too_long_and_old_quarantined_rows(
+        cloud, small_landing: Path, synthesized) -> None:
+    from functions.erasure.handler import handler as erasure
+    from tests.scan import findings
+
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-before-retention")
+    profiles = aws.store().read("profiles").to_pylist()
+    emails, phones = {p["email"] for p in profiles} - {None}, {p["phone"] for p in profiles} - {None}
+    assert emails and aws.store().read("quarantine").num_rows
+    # The message the deployed schedule sends, reckoned from a day when everyone has been inactive for three years
+    # and every quarantined row is past its 90 days.
+    (target,) = [t for rule in synthesized.template_json["Resources"].values() if rule["Type"] == "AWS::Events::Rule"
+                 for t in rule["Properties"].get("Targets", []) if "Retention Due" in t.get("Input", "")]
+    message = json.loads(target["Input"])
+    message["detail"]["as_of"] = (AS_OF + timedelta(days=4 * 365)).isoformat()
+    aws.salt.cache_clear()
+
+    assert erasure(as_sqs_event([{"MessageId": "m-retention", "ReceiptHandle": "r", "MD5OfBody": "0",
+                                  "Body": json.dumps(message)}]), FakeLambdaContext()) == {"batchItemFailures": []}
+
+    assert aws.store().read("profiles").num_rows == 0 and aws.store().read("records").num_rows == 0
+    assert aws.store().read("quarantine").num_rows == 0
+    (audit,) = aws.store().read("erasures").to_pylist()
+    assert json.loads(audit["erased"])["reason"] == "retention"
+    # Nor anywhere in the bucket: their rows left the landed files too, and the tables' history is gone.
+    left = findings(everything(cloud), emails, phones)
+    assert not left, left
+
+
 def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_object(
         cloud, small_landing: Path, synthesized, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
@@ -604,7 +648,7 @@ def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_ob
     from cdp import settings
     from cdp.events import ERASURE_REQUESTED
     from functions.erasure.handler import handler as erasure
-    from tests.scan import findings, readable_bytes
+    from tests.scan import findings
 
     # Every function's log lines, wherever its logger was first told to write.
     logged = io.StringIO()
@@ -628,17 +672,7 @@ def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_ob
     (profile,) = aws.store().read("profiles", f"email == '{email}'").to_pylist()
     identifiers, phones = {email, profile["profile_id"]}, {profile["phone"]} - {None}
 
-    def everything() -> list[tuple[str, str]]:
-        """Every table as it reads, and every version of every object in the bucket."""
-        texts = [(name, json.dumps(aws.store().read(name).to_pylist(), default=str)) for name in TABLES]
-        pages = cloud["s3"].get_paginator("list_object_versions").paginate(Bucket=cloud["bucket"])
-        for version in (v for page in pages for v in page.get("Versions", [])):
-            body = cloud["s3"].get_object(Bucket=cloud["bucket"], Key=version["Key"],
-                                          VersionId=version["VersionId"])["Body"].read()
-            texts.append((f"{version['Key']}@{version['VersionId']}", readable_bytes(body)))
-        return texts
-
-    assert {"warehouse", "landing", "outbox"} <= {name.split("/")[0] for name, text in everything()
+    assert {"warehouse", "landing", "outbox"} <= {name.split("/")[0] for name, text in everything(cloud)
                                                   if findings([(name, text)], identifiers, phones)}
     assert [key for key in bucket_keys(cloud, settings.OUTBOX_PREFIX) if f"/contacts/{profile['profile_id']}/" in key]
     events = boto3.client("events", endpoint_url=aws.os.environ["CDP_AWS_ENDPOINT"], region_name=REGION)
@@ -649,7 +683,7 @@ def test_an_erasure_request_on_the_bus_erases_the_person_from_every_table_and_ob
     aws.salt.cache_clear()  # the erasure function is a process of its own: it reads the secret itself
     assert erasure(as_sqs_event(requests), FakeLambdaContext()) == {"batchItemFailures": []}
 
-    left = findings(everything(), identifiers, phones)
+    left = findings(everything(cloud), identifiers, phones)
     assert not left, "\n".join(left)
     (audit,) = aws.store().read("erasures").to_pylist()
     assert json.loads(audit["erased"])["profiles"] == 1

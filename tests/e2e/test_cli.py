@@ -267,3 +267,22 @@ def test_resolve_full_rebuilds_the_same_persons_as_the_incremental_runs(demo_wor
     assert "Resolved fully" in output
     assert "(0 records changed profile)" in output
     assert query(workdir, "SELECT record_key, profile_id FROM identities ORDER BY record_key") == before
+
+
+def test_retention_erases_the_people_inactive_for_the_configured_days(tmp_path: Path, small_landing: Path) -> None:
+    config = tmp_path / "cdp.yaml"
+    config.write_text(Path(CONFIG).read_text().replace("inactive_profile_days: 1095", "inactive_profile_days: 365"))
+    workdir = tmp_path / "work"
+    code, output = cdp("run", "--config", str(config), "--landing", str(small_landing), "--workdir", str(workdir),
+                       "--as-of", "2026-11-01")
+    assert code == 0, output
+    profiles = len(query(workdir, "SELECT profile_id FROM profiles"))
+
+    # A year before is 2026-06-01: Marie (last order 2025-09-01) and Hélène (last update 2025-02-01) are past it;
+    # the two rows quarantined today are past their 90 days too.
+    code, output = cdp("retention", "--config", str(config), "--workdir", str(workdir), "--as-of", "2027-06-01")
+
+    assert code == 0, output
+    assert "2 quarantined rows deleted; 2 inactive profile(s) erased" in output
+    assert len(query(workdir, "SELECT profile_id FROM profiles")) == profiles - 2
+    assert not query(workdir, "SELECT email FROM profiles WHERE email IN ('marie@example.fr', 'helene@example.fr')")

@@ -567,3 +567,29 @@ def test_a_sender_writes_only_its_channels_outbox_and_reads_only_its_cards_and_m
         assert reads == {f"{settings.contact_cards_prefix(channel)}*",
                          f"{settings.delivered_marks_prefix(channel)}*"}, channel
         assert writes == {f"{settings.OUTBOX_PREFIX}{channel}/*"}, channel
+
+
+def retention_target(synthesized) -> tuple[dict, dict]:
+    """The rule that starts retention, and its one target."""
+    from cdp.events import RETENTION_DUE
+
+    scheduled = [(rule, target) for rule in resources(synthesized, "AWS::Events::Rule").values()
+                 for target in rule["Properties"].get("Targets", [])
+                 if "Input" in target and json.loads(target["Input"]).get("detail-type") == RETENTION_DUE]
+    assert len(scheduled) == 1
+    return scheduled[0]
+
+
+def test_retention_is_applied_daily_by_the_erasure_function_through_its_queue(synthesized) -> None:
+    from cdp.events import retention_message
+
+    rule, target = retention_target(synthesized)
+    assert rule["Properties"]["ScheduleExpression"] == "cron(0 1 * * ? *)"
+    assert "EventBusName" not in rule["Properties"]  # the schedule, not a bus anyone could put the message on
+    assert json.loads(target["Input"]) == retention_message()
+    queue = target["Arn"]["Fn::GetAtt"][0]
+    (mapping,) = [m for m in resources(synthesized, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}]
+    function = synthesized.template_json["Resources"][mapping["Properties"]["FunctionName"]["Ref"]]
+    assert function["Properties"]["ImageConfig"]["Command"] == ["functions.erasure.handler.handler"]
+    assert target["DeadLetterConfig"] and target["RetryPolicy"]

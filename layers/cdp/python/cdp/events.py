@@ -14,6 +14,9 @@ PIPELINE_RUN_COMPLETED = "Pipeline Run Completed"
 PROFILE_ERASED = "Profile Erased"
 # Sent by the brand's privacy tooling: {"email": ...} or {"phone": ...} or {"profile_id": ...}, and a request_id.
 ERASURE_REQUESTED = "Erasure Requested"
+# What the daily schedule puts on the erasure function's queue: apply retention (``cdp.privacy.retention``). Only that
+# schedule sends it: no rule routes it from the bus.
+RETENTION_DUE = "Retention Due"
 
 
 def channel_rule_name(channel: str) -> str:
@@ -50,6 +53,12 @@ def ingestion_rule_pattern() -> dict[str, Any]:
 def erasure_rule_pattern() -> dict[str, Any]:
     """Erasure requests, from whichever system the brand handles data subjects' requests in (never the platform)."""
     return {"source": [{"anything-but": [EVENT_SOURCE]}], "detail-type": [ERASURE_REQUESTED]}
+
+
+def retention_message() -> dict[str, Any]:
+    """The message the retention schedule sends; ``detail.as_of`` (YYYY-MM-DD), absent here, reckons from another
+    day than today."""
+    return {"source": EVENT_SOURCE, "detail-type": RETENTION_DUE, "detail": {}}
 
 
 def archive_pattern() -> dict[str, Any]:
