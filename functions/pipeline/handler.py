@@ -21,6 +21,9 @@ metrics = Metrics(namespace="cdp")
 
 class ExecutionInput(BaseModel):
     as_of: date | None = None
+    # Rebuild identities from scratch, as `cdp resolve --full` does: after a source is allowed `linking` again, or
+    # the matcher was retrained.
+    full_resolution: bool = False
 
 
 class StepRequest(BaseModel):
@@ -42,7 +45,7 @@ def handler(event: StepRequest, context: LambdaContext) -> dict[str, Any]:
     as_of = event.as_of or event.input.as_of or datetime.now(UTC).date()
     logger.append_keys(step=step, run_id=run_id)
     ctx = StepContext(lambda_env.config(), run_id, as_of, datetime.now(UTC), lambda_env.bus(),
-                      lambda_env.models(), contacts=lambda_env.contacts())
+                      lambda_env.models(), event.input.full_resolution, contacts=lambda_env.contacts())
     summary = run_step(step, lambda_env.store(), ctx)
     logger.info("step completed", extra={"summary": summary})
     metrics.add_metric(f"Step{step.capitalize()}Completed", MetricUnit.Count, 1)

@@ -535,6 +535,23 @@ def test_a_second_pipeline_run_started_while_one_is_running_steps_aside(cloud, s
     assert aws.store().read("pipeline_runs").num_rows == 0  # no step ran: the tables are the first run's
 
 
+def test_an_execution_started_with_full_resolution_rebuilds_identities_as_cdp_resolve_full_does(
+        cloud, small_landing: Path, synthesized) -> None:
+    drop_files(cloud, small_landing)
+    run_ingest_lambda(cloud)
+    run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-first")
+    profiles = sorted(aws.store().read("profiles")["profile_id"].to_pylist())
+
+    def resolve_mode(output: dict[str, Any]) -> str:
+        return output["steps"]["resolve"]["summary"]["mode"]
+
+    again = run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat()}, "run-again")
+    full = run_pipeline_machine(synthesized, {"as_of": AS_OF.isoformat(), "full_resolution": True}, "run-full")
+
+    assert (resolve_mode(again), resolve_mode(full)) == ("incremental", "full")
+    assert sorted(aws.store().read("profiles")["profile_id"].to_pylist()) == profiles  # stable ids
+
+
 def test_files_ingested_within_a_window_start_one_run_and_those_ingested_during_a_run_start_the_next(
         cloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib
