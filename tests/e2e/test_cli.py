@@ -270,6 +270,8 @@ def test_resolve_full_rebuilds_the_same_persons_as_the_incremental_runs(demo_wor
 
 
 def test_retention_erases_the_people_inactive_for_the_configured_days(tmp_path: Path, small_landing: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
     config = tmp_path / "cdp.yaml"
     config.write_text(Path(CONFIG).read_text().replace("inactive_profile_days: 1095", "inactive_profile_days: 365"))
     workdir = tmp_path / "work"
@@ -277,12 +279,17 @@ def test_retention_erases_the_people_inactive_for_the_configured_days(tmp_path: 
                        "--as-of", "2026-11-01")
     assert code == 0, output
     profiles = len(query(workdir, "SELECT profile_id FROM profiles"))
+    # Everything arrived today: in a year, everyone is still active; the quarantined rows are past their 90 days.
+    in_a_year = datetime.now(UTC).date() + timedelta(days=365)
+    code, output = cdp("retention", "--config", str(config), "--workdir", str(workdir),
+                       "--as-of", in_a_year.isoformat())
+    assert code == 0, output
+    assert "2 quarantined rows deleted; 0 inactive profile(s) erased" in output
 
-    # A year before is 2026-06-01: Marie (last order 2025-09-01) and Hélène (last update 2025-02-01) are past it;
-    # the two rows quarantined today are past their 90 days too.
-    code, output = cdp("retention", "--config", str(config), "--workdir", str(workdir), "--as-of", "2027-06-01")
+    # A day later, nobody has been active for a year.
+    code, output = cdp("retention", "--config", str(config), "--workdir", str(workdir),
+                       "--as-of", (in_a_year + timedelta(days=1)).isoformat())
 
     assert code == 0, output
-    assert "2 quarantined rows deleted; 2 inactive profile(s) erased" in output
-    assert len(query(workdir, "SELECT profile_id FROM profiles")) == profiles - 2
-    assert not query(workdir, "SELECT email FROM profiles WHERE email IN ('marie@example.fr', 'helene@example.fr')")
+    assert f"0 quarantined rows deleted; {profiles} inactive profile(s) erased" in output
+    assert query(workdir, "SELECT count(*) AS n FROM profiles") == [{"n": 0}]

@@ -9,13 +9,24 @@ from pathlib import Path
 import pytest
 
 from cdp.config import Config
-from cdp.pipeline.local import open_store, retention_local, run_local
+from cdp.pipeline.local import (
+    ingest_paths,
+    landing_files,
+    local_bus,
+    local_salt,
+    open_store,
+    retention_local,
+    run_steps,
+)
+from cdp.pipeline.steps import STEP_NAMES
 from cdp.tables import TABLES
 from tests.scan import files_under, findings
 
 AS_OF = date(2026, 11, 1)
-# The small landing's people by their last activity (conftest): Jean's last order 2026-10-01, the account A2's
-# 2026-10-15, Paul's 2026-06-01; Marie's last order 2025-09-01; Hélène's CRM update 2025-02-01, nothing since.
+# The small landing's files reach the platform on this day; then the people's last activity (conftest): Jean's last
+# order 2026-10-01, the account A2's 2026-10-15, Paul's 2026-06-01; Marie's last order 2025-09-01; Hélène, nothing
+# since her record arrived.
+RECEIVED = datetime(2025, 6, 1, 9, tzinfo=UTC)
 ACTIVE = {"jean.dupont@gmail.com", "other@example.com", "paul.martin@example.fr"}
 INACTIVE = {"marie@example.fr", "helene@example.fr"}
 # A year before this day is 2026-06-01: Paul's last order is on the day, so he stays.
@@ -36,10 +47,18 @@ def emails_in_profiles(workdir: Path) -> set[str]:
     return set(open_store(workdir).read("profiles")["email"].to_pylist()) - {None}
 
 
+def received_then_run(config: Config, landing: Path, workdir: Path) -> None:
+    """The landing's files ingested on ``RECEIVED``, then the pipeline run as of ``AS_OF``."""
+    store, bus = open_store(workdir), local_bus(config, workdir)
+    for source, path in landing_files(landing, config):
+        ingest_paths(store, config, source, [path], bus, RECEIVED, local_salt(workdir))
+    run_steps(config, workdir, STEP_NAMES, as_of=AS_OF)
+
+
 @pytest.fixture
 def workdir(small_landing: Path, tmp_path: Path, retail_config: Config) -> Path:
     workdir = tmp_path / "work"
-    run_local(retail_config, small_landing, workdir, as_of=AS_OF)
+    received_then_run(retail_config, small_landing, workdir)
     assert ACTIVE | INACTIVE <= emails_in_profiles(workdir)
     assert open_store(workdir).read("quarantine").num_rows >= 2
     return workdir
@@ -87,6 +106,10 @@ def test_nobody_is_erased_while_active_or_when_retention_of_people_is_off(workdi
                                                                            retail_config: Config) -> None:
     # Three years (the default) from this day: everyone was active since.
     assert retention_local(retail_config, workdir, TODAY).erasure is None
+    # Hélène's record says it was last updated on 2025-02-01, but it reached the platform on 2025-06-01: a source
+    # still sending someone keeps them.
+    since_april = with_retention(retail_config, inactive_profile_days=(TODAY - date(2025, 4, 1)).days)
+    assert retention_local(since_april, workdir, TODAY).erasure is None
     assert retention_local(with_retention(retail_config, inactive_profile_days=None), workdir,
                            TODAY + timedelta(days=3650)).erasure is None
     assert ACTIVE | INACTIVE <= emails_in_profiles(workdir)
@@ -120,7 +143,7 @@ def test_an_active_persons_order_that_names_an_inactive_persons_email_stays_thei
         "order_id,customer_id,account_id,email,order_date,channel,store_id,amount,currency\n"
         "O7,,A1,helene@example.fr,2026-10-20,web,,45,EUR\n", encoding="utf-8")
     workdir = tmp_path / "work"
-    run_local(retail_config, small_landing, workdir, as_of=AS_OF)
+    received_then_run(retail_config, small_landing, workdir)
     store = open_store(workdir)
     (gift,) = store.read("orders", "order_id == 'O7'").to_pylist()
 

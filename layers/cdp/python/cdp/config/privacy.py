@@ -31,8 +31,8 @@ class RetentionSpec(ConfigModel):
     quarantine_days: int = Field(90, ge=1, description="Quarantined rows (kept as they came, for repair) are deleted "
                                                        "this long after their file was ingested.")
     inactive_profile_days: int | None = Field(
-        1095, ge=1, description="A person with no activity for this long (no record updated or ingested, no order, "
-                                "no visit) is erased, records and all, as an erasure would, but not suppressed: "
+        1095, ge=1, description="A person with no activity for this long (no record of theirs updated or received, no "
+                                "order, no visit) is erased, records and all, as an erasure would, but not suppressed: "
                                 "three years by default; null keeps everyone.")
 
     landing_days: int = Field(90, ge=1, description="Landed files, once ingested, are kept this long.")

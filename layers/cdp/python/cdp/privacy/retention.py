@@ -2,7 +2,7 @@
 
 Quarantined rows, kept as they came so that a bad file can be repaired, are deleted ``privacy.retention
 .quarantine_days`` after their file was ingested. A person with no activity for ``privacy.retention
-.inactive_profile_days`` (no record of theirs updated or ingested again, no order, no visit) is no longer a customer:
+.inactive_profile_days`` (no record of theirs updated or received, no order, no visit) is no longer a customer:
 their profile is erased as an erasure request would erase it (records, features, scores, memberships, activations,
 their rows in the landed files, their contact cards, and the tables' history), with the facts attributed to them
 only, and without suppressing their addresses: should they come back, what they then give is collected anew. An
@@ -39,18 +39,28 @@ class Retention:
 
 
 def inactive_profiles(store: TableStore, today: date, days: int) -> set[str]:
-    """Profiles whose last activity is more than ``days`` before ``today``: the latest of their records' update or
-    ingestion (``last_seen``), their last order and their last visit (as of the features' day)."""
+    """Profiles whose last activity is more than ``days`` before ``today``: the latest of when any record of theirs
+    was updated at its source or reached the platform, their last order and their last visit (as of the features'
+    day).
+
+    A record's arrival counts: a source that keeps sending a person (a full CRM export every day) keeps them, and a
+    person erased here does not come back the next day with an unchanged record, only once it is new again."""
     con = sql.connect()
-    con.register("profiles", store.read("profiles", columns=("profile_id", "first_seen", "last_seen")))
+    con.register("profiles", store.read("profiles", columns=("profile_id",)))
+    con.register("identities", store.read("identities", columns=("record_key", "profile_id")))
+    con.register("records", store.read("records", columns=("record_key", "ingested_at", "updated_at")))
     con.register("features", store.read("features", columns=("profile_id", "as_of", "last_order_at",
                                                              "days_since_web")))
     cutoff = today - timedelta(days=days)
     rows = con.execute("""
+        WITH seen AS (
+            SELECT i.profile_id, max(greatest(CAST(r.ingested_at AS DATE), CAST(r.updated_at AS DATE))) AS day
+            FROM records r JOIN identities i USING (record_key)
+            GROUP BY i.profile_id)
         SELECT p.profile_id
-        FROM profiles p LEFT JOIN features f USING (profile_id)
-        WHERE coalesce(greatest(CAST(p.last_seen AS DATE), CAST(p.first_seen AS DATE), CAST(f.last_order_at AS DATE),
-                                f.as_of - CAST(f.days_since_web AS INTEGER)), DATE '0001-01-01') < ?
+        FROM profiles p LEFT JOIN seen s USING (profile_id) LEFT JOIN features f USING (profile_id)
+        WHERE coalesce(greatest(s.day, CAST(f.last_order_at AS DATE), f.as_of - CAST(f.days_since_web AS INTEGER)),
+                       DATE '0001-01-01') < ?
     """, [cutoff]).fetchall()
     return {profile_id for (profile_id,) in rows}
 
