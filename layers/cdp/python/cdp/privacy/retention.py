@@ -43,8 +43,9 @@ def inactive_profiles(store: TableStore, today: date, days: int) -> set[str]:
     was updated at its source or reached the platform, their last order and their last visit (as of the features'
     day).
 
-    A record's arrival counts: a source that keeps sending a person (a full CRM export every day) keeps them, and a
-    person erased here does not come back the next day with an unchanged record, only once it is new again."""
+    A record's arrival counts (ingestion keeps a version once: an unchanged record sent again is not a new arrival):
+    erased for its old ``updated_at`` the day after it came, a person would come back with the next export, daily.
+    """
     con = sql.connect()
     con.register("profiles", store.read("profiles", columns=("profile_id",)))
     con.register("identities", store.read("identities", columns=("record_key", "profile_id")))
