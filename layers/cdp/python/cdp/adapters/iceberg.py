@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,6 +121,40 @@ def _quiet_empty_delete() -> Iterator[None]:
         yield
 
 
+# A writer commits within minutes of writing its files: one left uncommitted for a day never will be.
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def _reachable(table: Table, snapshots: list[Any], live_only: bool) -> set[str]:
+    """The manifest lists, manifests and data files these snapshots reach (with ``live_only``, not the entries a
+    snapshot records as deleted)."""
+    found: set[str] = set()
+    for snapshot in snapshots:
+        found.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            found.add(manifest.manifest_path)
+            found.update(entry.data_file.file_path
+                         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=live_only))
+    return found
+
+
+def _where(location: str) -> str:
+    """A file's location without its scheme: the metadata and a listing may spell the same file differently."""
+    return location.split("://", 1)[-1].lstrip("/")
+
+
+def _files_written_before(table: Table, moment: datetime) -> set[str]:
+    """Every file under the table's location written before ``moment``, named as the table's metadata names them."""
+    scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
+    filesystem = table.io.fs_by_scheme(scheme, netloc)
+    found = set()
+    for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
+        if info.type == pafs.FileType.File and (info.mtime_ns or 0) < moment.timestamp() * 1e9:
+            # The listing's paths: /folder/file locally, bucket/key on S3.
+            found.add(Path(info.path).as_uri() if scheme == "file" else f"{scheme}://{info.path}")
+    return found
+
+
 class IcebergStore:
     """The ``TableStore`` port over a pyiceberg catalog; tables are created on first use from ``TABLES``."""
 
@@ -229,35 +263,26 @@ class IcebergStore:
                                                                overwrite_filter=row_filter))
 
     def forget_history(self, name: str, before: datetime) -> list[str]:
-        """Expire every snapshot but the current one; return the table's files that no snapshot references any more
-        and that were written before ``before`` (a writer's files not committed yet are newer), for the caller to
-        delete (every version of them, in a versioned bucket)."""
+        """Expire every snapshot but the current one; return, for the caller to delete (every version of them, in a
+        versioned bucket), the table's files that only the expired snapshots reached, the earlier metadata files,
+        and the files no snapshot ever committed that were written a day or more before ``before``.
+
+        Other writers go on meanwhile (a file being ingested, a pipeline step): the files they have written and not
+        committed yet are in no snapshot, and are younger than a day, so they are left alone."""
         table = self.table(name).refresh()
         current = table.current_snapshot()
         if current is None:
             return []
-        older = [s.snapshot_id for s in table.metadata.snapshots if s.snapshot_id != current.snapshot_id]
+        older = [s for s in table.metadata.snapshots if s.snapshot_id != current.snapshot_id]
+        reached = _reachable(table, older, live_only=False)
         if older:
-            table.maintenance.expire_snapshots().by_ids(older).commit()
+            table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in older]).commit()
             table = table.refresh()
-        referenced = {table.metadata_location}
-        for snapshot in table.metadata.snapshots:
-            referenced.add(snapshot.manifest_list)
-            for manifest in snapshot.manifests(table.io):
-                referenced.add(manifest.manifest_path)
-                referenced.update(entry.data_file.file_path
-                                  for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
-        scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
-        filesystem = table.io.fs_by_scheme(scheme, netloc)
-        unreferenced = []
-        for info in filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
-            if info.type != pafs.FileType.File or (info.mtime_ns or 0) >= before.timestamp() * 1e9:
-                continue
-            # The listing's paths: /folder/file locally, bucket/key on S3.
-            location = Path(info.path).as_uri() if scheme == "file" else f"{scheme}://{info.path}"
-            if location not in referenced and info.path not in referenced:
-                unreferenced.append(location)
-        return unreferenced
+        live = {_where(f) for f in {table.metadata_location} | _reachable(table, table.metadata.snapshots, True)}
+        superseded = {entry.metadata_file for entry in table.metadata.metadata_log}
+        # Files no commit took (an attempt that lost a commit race, a writer that failed), once surely abandoned.
+        abandoned = _files_written_before(table, before - ABANDONED_AFTER)
+        return sorted({f for f in reached | superseded | abandoned if _where(f) not in live})
 
     @contextmanager
     def writer(self, name: str) -> Iterator[_TransactionWriter]:
