@@ -58,6 +58,9 @@ def outbox_key(channel: str, day: date, batch: str) -> str:
     return f"{OUTBOX_PREFIX}{channel}/{day:%Y-%m-%d}/{batch}.jsonl"
 
 
+CONTACT_CARDS_FOLDER = "contacts"  # under a channel's outbox: its contact cards, a folder per profile
+
+
 def contact_card_key(channel: str, profile_id: str, event_id: str) -> str:
     """Where the publish step leaves what a channel needs to reach a person for one event (``cdp.activation.cards``):
     under the channel's outbox, so that the outbox's retention and erasure reach it."""
@@ -65,7 +68,7 @@ def contact_card_key(channel: str, profile_id: str, event_id: str) -> str:
 
 
 def contact_cards_prefix(channel: str) -> str:
-    return f"{OUTBOX_PREFIX}{channel}/contacts/"
+    return f"{OUTBOX_PREFIX}{channel}/{CONTACT_CARDS_FOLDER}/"
 
 
 def delivered_marks_prefix(channel: str) -> str:

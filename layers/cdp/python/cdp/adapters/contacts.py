@@ -7,7 +7,6 @@ standard library and botocore here: the light sender functions read cards with `
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import botocore.exceptions
 
 from cdp import settings
 from cdp.activation.cards import ContactCard
+from cdp.adapters.files import replace_file
 
 
 def _body(card: ContactCard) -> bytes:
@@ -33,10 +33,7 @@ class LocalContacts:
         for card in cards:
             path = self._path(card.channel, card.profile_id, card.event_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside, then moved over: a sender never reads half a card.
-            temporary = path.with_name(f".{path.name}.writing")
-            temporary.write_bytes(_body(card))
-            os.replace(temporary, path)
+            replace_file(path, _body(card))  # a sender never reads half a card
 
     def get(self, channel: str, profile_id: str, event_id: str) -> dict[str, Any] | None:
         path = self._path(channel, profile_id, event_id)

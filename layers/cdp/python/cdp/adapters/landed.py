@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from cdp.adapters.files import replace_file
 from cdp.privacy.rewrite import without_rows
-
-CONTACTS = "contacts"  # the folder of a channel's outbox that holds its contact cards (settings.contact_card_key)
+from cdp.settings import CONTACT_CARDS_FOLDER
 
 
 def _events_not_about(lines: list[str], profile_ids: set[str]) -> list[str]:
     """An outbox's lines (one event each) but those about these profiles."""
     return [line for line in lines if not line or json.loads(line)["detail"].get("profile_id") not in profile_ids]
-
-
-def _replace_file(path: Path, content: bytes) -> None:
-    # Written aside, then moved over: a reader sees the old file or the new one, never half of one.
-    temporary = path.with_name(f".{path.name}.erasing")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
 
 
 class LocalFiles:
@@ -39,7 +31,7 @@ class LocalFiles:
             return 0
         content, removed = without_rows(path.read_bytes(), file_format, rows, delimiter)
         if removed:
-            _replace_file(path, content)
+            replace_file(path, content)
         return removed
 
     def remove_events(self, profile_ids: set[str]) -> int:
@@ -49,8 +41,8 @@ class LocalFiles:
             kept = _events_not_about(lines, profile_ids)
             if len(kept) != len(lines):
                 removed += len(lines) - len(kept)
-                _replace_file(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
-        for cards in self.outbox.glob(f"*/{CONTACTS}/*") if self.outbox.is_dir() else []:
+                replace_file(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
+        for cards in self.outbox.glob(f"*/{CONTACT_CARDS_FOLDER}/*") if self.outbox.is_dir() else []:
             if cards.name in profile_ids:
                 shutil.rmtree(cards)
         return removed
@@ -91,7 +83,7 @@ class S3Files:
         for version in versions:
             key, version_id = version["Key"], version["VersionId"]
             parts = key.removeprefix(self.outbox_prefix).split("/")
-            if len(parts) > 2 and parts[1] == CONTACTS:
+            if len(parts) > 2 and parts[1] == CONTACT_CARDS_FOLDER:
                 if parts[2] in profile_ids:
                     self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
                 continue
