@@ -64,6 +64,21 @@ def small_landing(tmp_path: Path) -> Path:
     return write_small_landing(tmp_path / "landing")
 
 
+@pytest.fixture
+def moto_s3(monkeypatch: pytest.MonkeyPatch):
+    """moto's S3 (in process) with the bucket ``data``, and the region and credentials boto3 needs."""
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {"AWS_DEFAULT_REGION": "eu-west-3", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        yield client
+
+
 # The CDK app synthesized once per test process (each synthesis starts a jsii node process, 10-15 s): the infra
 # tests read its template, and the cloud tests run its state machines and stand its resources up.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

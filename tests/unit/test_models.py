@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from cdp.adapters.models import FolderModels, S3Models
 
 
 @pytest.fixture
-def s3_models(monkeypatch: pytest.MonkeyPatch):
-    for key, value in {"AWS_DEFAULT_REGION": "eu-west-3", "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        yield S3Models(s3, "data"), s3
+def s3_models(moto_s3):
+    return S3Models(moto_s3, "data"), moto_s3
 
 
 @pytest.mark.parametrize("where", ["folder", "s3"])

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from cdp import settings
 from cdp.activation.cards import ContactCard
@@ -23,15 +21,9 @@ def line(profile_id: str, event_id: str) -> str:
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch):
-    for key, value in {"AWS_DEFAULT_REGION": "eu-west-3", "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        yield client
+def s3(moto_s3):
+    moto_s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return moto_s3
 
 
 def every_version(s3) -> dict[str, list[str]]:
